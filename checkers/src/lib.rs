@@ -1,0 +1,4 @@
+//! `lvsd-checkers`: keepalived-compatible health checks and their timing.
+//!
+//! Takes check specifications, emits up/down and weight-delta events. Knows
+//! nothing of IPVS or the keepalived.conf format.

@@ -1,0 +1,8 @@
+//! `lvsd-ipvs`: the kernel IPVS table over generic netlink.
+//!
+//! Codec, client, and the desired-state diff/apply engine. Knows nothing of
+//! keepalived.conf or health checks.
+
+pub mod model;
+
+pub use model::*;

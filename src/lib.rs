@@ -1,0 +1,3 @@
+//! lvsd: the LVS/IPVS director library (config front end, director, CLI).
+
+pub mod config;
