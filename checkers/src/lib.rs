@@ -2,3 +2,9 @@
 //!
 //! Takes check specifications, emits up/down and weight-delta events. Knows
 //! nothing of IPVS or the keepalived.conf format.
+
+pub mod conn;
+pub mod outcome;
+
+pub use conn::ConnOptions;
+pub use outcome::{CheckOutcome, Verdict};

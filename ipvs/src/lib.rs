@@ -4,5 +4,7 @@
 //! keepalived.conf or health checks.
 
 pub mod model;
+pub mod ops;
 
 pub use model::*;
+pub use ops::*;
