@@ -3,8 +3,10 @@
 //! Takes check specifications, emits up/down and weight-delta events. Knows
 //! nothing of IPVS or the keepalived.conf format.
 
+pub mod check;
 pub mod conn;
 pub mod outcome;
 
+pub use check::{AttemptFuture, Check};
 pub use conn::ConnOptions;
 pub use outcome::{CheckOutcome, Verdict};

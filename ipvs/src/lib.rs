@@ -3,8 +3,10 @@
 //! Codec, client, and the desired-state diff/apply engine. Knows nothing of
 //! keepalived.conf or health checks.
 
+pub mod listing;
 pub mod model;
 pub mod ops;
 
+pub use listing::*;
 pub use model::*;
 pub use ops::*;
