@@ -1,3 +1,5 @@
 //! lvsd: the LVS/IPVS director library (config front end, director, CLI).
 
+pub mod cli;
 pub mod config;
+pub mod director;

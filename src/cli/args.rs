@@ -1,0 +1,83 @@
+//! Argument definitions (clap).
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+
+pub const DEFAULT_CONFIG: &str = "/etc/keepalived/keepalived.conf";
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "lvsd",
+    version,
+    about = "LVS/IPVS director: reads keepalived.conf, programs IPVS, runs health checks and VRRP",
+    args_conflicts_with_subcommands = false
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub common: Common,
+
+    /// Check the configuration and exit (0 valid, 4 missing file, 5 errors,
+    /// 6 script security).
+    #[arg(short = 't', long = "config-test")]
+    pub config_test: bool,
+
+    /// With -t: print the resolved configuration as JSON on stdout.
+    #[arg(long, requires = "config_test")]
+    pub dump: bool,
+
+    /// Stay in the foreground (keepalived -n; lvsd never forks).
+    #[arg(short = 'n', long = "dont-fork")]
+    pub dont_fork: bool,
+
+    /// Log to the console (keepalived -l).
+    #[arg(short = 'l', long = "log-console")]
+    pub log_console: bool,
+
+    /// Detailed log messages (keepalived -D).
+    #[arg(short = 'D', long = "log-detail")]
+    pub log_detail: bool,
+
+    /// Run only the VRRP part (keepalived -P).
+    #[arg(short = 'P', long = "vrrp")]
+    pub vrrp_only: bool,
+
+    /// Run only the checker/IPVS part (keepalived -C).
+    #[arg(short = 'C', long = "check")]
+    pub check_only: bool,
+
+    /// Pid file (keepalived -p).
+    #[arg(short = 'p', long = "pid")]
+    pub pid_file: Option<PathBuf>,
+
+    /// Keep the IPVS entries lvsd owns at shutdown (keepalived -I).
+    #[arg(short = 'I', long = "keep-ipvs")]
+    pub keep_ipvs: bool,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Flags every command shares.
+#[derive(Debug, Args, Clone)]
+pub struct Common {
+    /// The configuration file (keepalived -f).
+    #[arg(short = 'f', long = "use-file", global = true, default_value = DEFAULT_CONFIG)]
+    pub file: PathBuf,
+
+    /// Config id for `@id` lines (keepalived -i; default: short host name).
+    #[arg(short = 'i', long = "config-id", global = true)]
+    pub config_id: Option<String>,
+
+    /// Run even when the configuration has errors, skipping the faulty
+    /// items as keepalived does.
+    #[arg(long, global = true)]
+    pub ignore_config_errors: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Print the IPVS table lvsd would program at start-up, in
+    /// `ipvsadm -Sn` format.
+    Plan,
+}

@@ -1,0 +1,33 @@
+//! Command-line interface: keepalived-compatible daemon flags plus lvsd's
+//! subcommands (`plan`, `apply`, `list`, `genhash`, ...).
+
+pub mod args;
+pub mod config_test;
+pub mod plan;
+
+use std::path::PathBuf;
+
+use crate::config::{self, LoadOptions, Loaded, PreprocessOptions};
+
+/// Exit codes (close to keepalived's; see README).
+pub mod exit {
+    pub const OK: i32 = 0;
+    /// Runtime failure (IPVS unavailable, I/O).
+    pub const RUNTIME: i32 = 2;
+    pub const MISSING_FILE: i32 = 4;
+    pub const CONFIG: i32 = 5;
+    pub const SCRIPT_SECURITY: i32 = 6;
+}
+
+/// Loads the configuration named by the common flags.
+pub fn load(file: &PathBuf, config_id: Option<&str>, host_checks: bool) -> Loaded {
+    let mut pre = PreprocessOptions::default();
+    if let Some(id) = config_id {
+        pre.config_id = id.to_string();
+    }
+    let opts = LoadOptions {
+        preprocess: pre,
+        build: config::BuildOptions { host_checks },
+    };
+    config::load_file(file, &opts)
+}

@@ -1,0 +1,433 @@
+//! From the statement tree to the typed `Config`: keyword dispatch per block,
+//! value checking, defaults and inheritance, cross-references, and host
+//! facts (interfaces, scripts) reported as warnings.
+
+mod checker;
+mod global;
+mod host;
+mod lvs;
+mod security;
+mod values;
+mod vrrp;
+
+use std::net::IpAddr;
+use std::time::Duration;
+
+use super::diag::{closest, Diagnostics, Severity};
+use super::lexer::Token;
+use super::model::{Config, Script};
+use super::source::{Loc, SourceMap};
+use super::tree::Node;
+
+pub use values::timer as parse_timer;
+
+/// Options of the build step.
+#[derive(Debug, Clone, Default)]
+pub struct BuildOptions {
+    /// Check facts of this host (interfaces, scripts) and warn when absent.
+    pub host_checks: bool,
+}
+
+pub(crate) struct Builder<'a> {
+    pub diags: &'a mut Diagnostics,
+    pub sources: &'a SourceMap,
+    pub opts: &'a BuildOptions,
+}
+
+const TOP_LEVEL: &[&str] = &[
+    "global_defs",
+    "SSL",
+    "virtual_server_group",
+    "virtual_server",
+    "vrrp_instance",
+    "vrrp_script",
+    "vrrp_sync_group",
+    "track_file",
+    "vrrp_track_file",
+    "static_ipaddress",
+    "static_routes",
+    "static_rules",
+    "bfd_instance",
+    "linkbeat_interfaces",
+    "garp_group",
+    "vrrp_track_process",
+    "static_track_group",
+    "net_namespace",
+    "net_namespace_ipvs",
+    "namespace_with_ipsets",
+    "instance",
+    "use_pid_dir",
+    "child_wait_time",
+    "include_check",
+];
+
+/// Builds the configuration from the statement tree.
+pub fn build(
+    nodes: &[Node],
+    sources: &SourceMap,
+    opts: &BuildOptions,
+    diags: &mut Diagnostics,
+) -> Config {
+    let mut b = Builder {
+        diags,
+        sources,
+        opts,
+    };
+    let mut cfg = Config::default();
+    // Pass 1: the blocks others refer to.
+    for node in nodes {
+        match node.name.text.as_str() {
+            "global_defs" => {
+                if let Some(children) = b.need_block(node) {
+                    b.no_args(node);
+                    global::global_defs(&mut b, children, &mut cfg.global);
+                }
+            }
+            "SSL" => {
+                if let Some(children) = b.need_block(node) {
+                    cfg.ssl = Some(global::ssl(&mut b, children));
+                }
+            }
+            "track_file" | "vrrp_track_file" => {
+                if let Some(tf) = checker::track_file(&mut b, node) {
+                    cfg.track_files.push(tf);
+                }
+            }
+            "vrrp_script" => {
+                if let Some(s) = vrrp::vrrp_script(&mut b, node) {
+                    cfg.vrrp_scripts.push(s);
+                }
+            }
+            "virtual_server_group" => {
+                if let Some(g) = lvs::vs_group(&mut b, node) {
+                    cfg.vs_groups.push(g);
+                }
+            }
+            _ => {}
+        }
+    }
+    // Pass 2: everything else, in file order.
+    for node in nodes {
+        let name = node.name.text.as_str();
+        match name {
+            "global_defs"
+            | "SSL"
+            | "track_file"
+            | "vrrp_track_file"
+            | "vrrp_script"
+            | "virtual_server_group" => {}
+            "virtual_server" => {
+                if let Some(vs) = lvs::virtual_server(&mut b, node, &cfg) {
+                    cfg.virtual_servers.push(vs);
+                }
+            }
+            "vrrp_instance" => {
+                if let Some(vi) = vrrp::vrrp_instance(&mut b, node, &cfg) {
+                    cfg.vrrp_instances.push(vi);
+                }
+            }
+            "vrrp_sync_group" => {
+                if let Some(g) = vrrp::sync_group(&mut b, node, &cfg) {
+                    cfg.vrrp_sync_groups.push(g);
+                }
+            }
+            "static_ipaddress" | "static_routes" | "static_rules" => {
+                if let Some(children) = b.need_block(node) {
+                    let lines: Vec<String> = children.iter().map(line_text).collect();
+                    match name {
+                        "static_ipaddress" => cfg.static_ipaddress.extend(lines),
+                        "static_routes" => cfg.static_routes.extend(lines),
+                        _ => cfg.static_rules.extend(lines),
+                    }
+                }
+            }
+            "bfd_instance" => {
+                let n = node
+                    .args
+                    .first()
+                    .map(|a| a.text.clone())
+                    .unwrap_or_default();
+                b.diags.warning(
+                    node.loc(),
+                    node.name.len as usize,
+                    format!("bfd_instance `{n}` is parsed but BFD is not supported by lvsd"),
+                );
+                cfg.bfd_instances.push(n);
+            }
+            "linkbeat_interfaces"
+            | "garp_group"
+            | "vrrp_track_process"
+            | "static_track_group"
+            | "net_namespace"
+            | "net_namespace_ipvs"
+            | "namespace_with_ipsets"
+            | "instance"
+            | "use_pid_dir"
+            | "child_wait_time"
+            | "include_check" => {
+                cfg.other_blocks.push(name.to_string());
+            }
+            _ => b.unknown(node, "at top level", TOP_LEVEL),
+        }
+    }
+    // Cross-references that need everything.
+    lvs::check_groups_used(&mut b, &cfg);
+    vrrp::check_sync_members(&mut b, nodes, &cfg);
+    if let Some(sd) = &cfg.global.lvs_sync_daemon {
+        if let Some(inst) = &sd.instance {
+            if !cfg.vrrp_instances.iter().any(|v| &v.name == inst) {
+                b.diags.global(
+                    Severity::Error,
+                    format!("lvs_sync_daemon refers to unknown vrrp_instance `{inst}`"),
+                );
+            }
+        }
+        if b.opts.host_checks {
+            host::check_interface_exists_global(&mut b, &sd.interface, "lvs_sync_daemon");
+        }
+    }
+    cfg
+}
+
+/// A statement as one line of text (for blocks lvsd keeps as written).
+fn line_text(n: &Node) -> String {
+    std::iter::once(n.name.text.as_str())
+        .chain(n.args.iter().map(|a| a.text.as_str()))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+impl Builder<'_> {
+    /// `file:line:col` of a location.
+    pub fn at(&self, loc: Loc) -> String {
+        self.sources.show(loc).to_string()
+    }
+
+    pub fn set_at(&self, node: &Node) -> String {
+        format!("set at {}", self.at(node.loc()))
+    }
+
+    pub fn error(&mut self, tok: &Token, msg: impl Into<String>) {
+        self.diags.error(tok.loc, tok.len as usize, msg);
+    }
+
+    pub fn warn(&mut self, tok: &Token, msg: impl Into<String>) {
+        self.diags.warning(tok.loc, tok.len as usize, msg);
+    }
+
+    /// Reports an unknown keyword, suggesting the closest known one. Its
+    /// block, if any, is skipped as a whole.
+    pub fn unknown(&mut self, node: &Node, context: &str, known: &[&str]) {
+        let word = &node.name.text;
+        let msg = format!("unknown keyword `{word}` {context}");
+        let msg = if node.block.is_some() {
+            format!("{msg}; its block is skipped")
+        } else {
+            msg
+        };
+        match closest(word, known) {
+            Some(s) => self.diags.error_help(
+                node.name.loc,
+                node.name.len as usize,
+                msg,
+                format!("did you mean `{s}`?"),
+            ),
+            None => self.error(&node.name, msg),
+        }
+    }
+
+    /// Checks the argument count; extra arguments are flagged at the first
+    /// one. Returns false when too few were given.
+    pub fn arity(&mut self, node: &Node, min: usize, max: usize) -> bool {
+        if node.block.is_some() {
+            self.diags.error(
+                node.name.loc,
+                node.name.len as usize,
+                format!("`{}` does not take a `{{ ... }}` block", node.name.text),
+            );
+        }
+        if node.args.len() < min {
+            let what = if min == 1 {
+                "a value".to_string()
+            } else {
+                format!("{min} values")
+            };
+            self.error(&node.name, format!("`{}` needs {what}", node.name.text));
+            return false;
+        }
+        if node.args.len() > max {
+            let extra = &node.args[max];
+            let msg = format!(
+                "unexpected extra argument `{}` after `{}`",
+                extra.text, node.name.text
+            );
+            self.error(extra, msg);
+        }
+        true
+    }
+
+    pub fn no_args(&mut self, node: &Node) {
+        if let Some(extra) = node.args.first() {
+            let msg = format!(
+                "unexpected argument `{}`: `{}` takes none",
+                extra.text, node.name.text
+            );
+            self.error(extra, msg);
+        }
+    }
+
+    /// The block of a block keyword, or an error saying it needs one.
+    pub fn need_block<'n>(&mut self, node: &'n Node) -> Option<&'n [Node]> {
+        match &node.block {
+            Some(b) => Some(&b.children),
+            None => {
+                self.error(
+                    &node.name,
+                    format!("`{}` needs a `{{ ... }}` block", node.name.text),
+                );
+                None
+            }
+        }
+    }
+
+    pub fn first_arg<'n>(&mut self, node: &'n Node) -> Option<&'n Token> {
+        if self.arity(node, 1, 1) {
+            node.args.first()
+        } else {
+            None
+        }
+    }
+
+    pub fn timer_tok(&mut self, tok: &Token, allow_zero: bool) -> Option<Duration> {
+        match values::timer(&tok.text) {
+            Ok((d, rounded)) => {
+                if !allow_zero && d.is_zero() {
+                    self.error(tok, format!("`{}` must be greater than 0", tok.text));
+                    return None;
+                }
+                if rounded {
+                    self.warn(
+                        tok,
+                        format!(
+                            "`{}` has more than 6 decimal places; rounded to microseconds",
+                            tok.text
+                        ),
+                    );
+                }
+                Some(d)
+            }
+            Err(e) => {
+                self.error(tok, e);
+                None
+            }
+        }
+    }
+
+    /// A keyword with one TIMER argument.
+    pub fn timer(&mut self, node: &Node, allow_zero: bool) -> Option<Duration> {
+        let tok = self.first_arg(node)?;
+        self.timer_tok(tok, allow_zero)
+    }
+
+    pub fn int_tok(&mut self, tok: &Token, min: i64, max: i64) -> Option<i64> {
+        match values::integer(&tok.text, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(tok, e);
+                None
+            }
+        }
+    }
+
+    /// A keyword with one integer argument in `[min, max]`.
+    pub fn int(&mut self, node: &Node, min: i64, max: i64) -> Option<i64> {
+        let tok = self.first_arg(node)?;
+        let name = node.name.text.clone();
+        match values::integer(&tok.text, min, max) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(tok, format!("{name}: {e}"));
+                None
+            }
+        }
+    }
+
+    /// A flag keyword with an optional BOOL (bare keyword = true).
+    pub fn flag(&mut self, node: &Node) -> bool {
+        self.arity(node, 0, 1);
+        match node.args.first() {
+            None => true,
+            Some(tok) => match values::boolean(&tok.text) {
+                Ok(v) => v,
+                Err(e) => {
+                    self.error(tok, e);
+                    false
+                }
+            },
+        }
+    }
+
+    /// A flag keyword that takes no argument at all.
+    pub fn bare(&mut self, node: &Node) -> bool {
+        self.arity(node, 0, 0);
+        true
+    }
+
+    pub fn ip_tok(&mut self, tok: &Token) -> Option<IpAddr> {
+        match values::ip(&tok.text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(tok, e);
+                None
+            }
+        }
+    }
+
+    pub fn ip(&mut self, node: &Node) -> Option<IpAddr> {
+        let tok = self.first_arg(node)?;
+        self.ip_tok(tok)
+    }
+
+    pub fn port_tok(&mut self, tok: &Token) -> Option<u16> {
+        match values::port(&tok.text) {
+            Ok(v) => Some(v),
+            Err(e) => {
+                self.error(tok, e);
+                None
+            }
+        }
+    }
+
+    pub fn string(&mut self, node: &Node) -> Option<String> {
+        self.first_arg(node).map(|t| t.text.clone())
+    }
+
+    /// `keyword "command args" [user [group]]` (keepalived's script syntax).
+    pub fn script(&mut self, node: &Node) -> Option<Script> {
+        if !self.arity(node, 1, 3) {
+            return None;
+        }
+        let command = node.args[0].text.clone();
+        if command.trim().is_empty() {
+            self.error(
+                &node.args[0],
+                format!("`{}`: empty command", node.name.text),
+            );
+            return None;
+        }
+        let user = node.args.get(1).map(|t| t.text.clone());
+        let group = node
+            .args
+            .get(2)
+            .map(|t| t.text.trim_start_matches(':').to_string());
+        let script = Script {
+            command,
+            user,
+            group,
+        };
+        if self.opts.host_checks {
+            host::check_script(self, &node.args[0], &script);
+        }
+        Some(script)
+    }
+}

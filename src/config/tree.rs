@@ -1,0 +1,161 @@
+//! The block tree: statements (`keyword args...`) and their `{ ... }` blocks,
+//! built from the token stream with keepalived's brace rules (a `{` may stand
+//! on the next line; `}` may share a line with anything).
+
+use super::diag::Diagnostics;
+use super::lexer::{Token, TokenKind};
+use super::source::Loc;
+
+/// One statement: its keyword, arguments, and optional block.
+#[derive(Debug, Clone)]
+pub struct Node {
+    pub name: Token,
+    pub args: Vec<Token>,
+    pub block: Option<Block>,
+}
+
+#[derive(Debug, Clone)]
+pub struct Block {
+    pub open: Loc,
+    pub children: Vec<Node>,
+}
+
+impl Node {
+    pub fn loc(&self) -> Loc {
+        self.name.loc
+    }
+
+    pub fn arg_texts(&self) -> Vec<&str> {
+        self.args.iter().map(|a| a.text.as_str()).collect()
+    }
+
+    /// The block's statements, or nothing.
+    pub fn children(&self) -> &[Node] {
+        self.block
+            .as_ref()
+            .map(|b| b.children.as_slice())
+            .unwrap_or(&[])
+    }
+}
+
+struct Level {
+    nodes: Vec<Node>,
+    /// The statement whose block this level is (None for the top level or a
+    /// stray `{`).
+    owner: Option<(Node, Loc)>,
+    stray: bool,
+}
+
+/// Builds the statement tree. Unbalanced braces are reported: a stray `}`
+/// where no block is open, and each block left open at the end of input
+/// (naming the line that opened it).
+pub fn build(tokens: &[Token], diags: &mut Diagnostics) -> Vec<Node> {
+    let mut levels = vec![Level {
+        nodes: Vec::new(),
+        owner: None,
+        stray: false,
+    }];
+    let mut current: Option<Node> = None;
+    // A statement that just ended at end of line may still take a `{` that
+    // stands on the next line.
+    let mut can_attach = false;
+
+    for tok in tokens {
+        match tok.kind {
+            TokenKind::Word => {
+                match current.as_mut() {
+                    Some(node) => node.args.push(tok.clone()),
+                    None => {
+                        current = Some(Node {
+                            name: tok.clone(),
+                            args: Vec::new(),
+                            block: None,
+                        })
+                    }
+                }
+                can_attach = false;
+            }
+            TokenKind::Eol => {
+                if let Some(node) = current.take() {
+                    push_node(&mut levels, node);
+                    can_attach = true;
+                }
+            }
+            TokenKind::Open => {
+                let owner = match current.take() {
+                    Some(node) => Some(node),
+                    None if can_attach => levels
+                        .last_mut()
+                        .and_then(|l| l.nodes.pop())
+                        .filter(|n| n.block.is_none()),
+                    None => None,
+                };
+                match owner {
+                    Some(node) => levels.push(Level {
+                        nodes: Vec::new(),
+                        owner: Some((node, tok.loc)),
+                        stray: false,
+                    }),
+                    None => {
+                        diags.error(
+                            tok.loc,
+                            1,
+                            "unexpected `{`: no keyword before it to own the block; its contents are skipped",
+                        );
+                        levels.push(Level {
+                            nodes: Vec::new(),
+                            owner: None,
+                            stray: true,
+                        });
+                    }
+                }
+                can_attach = false;
+            }
+            TokenKind::Close => {
+                if let Some(node) = current.take() {
+                    push_node(&mut levels, node);
+                }
+                if levels.len() == 1 {
+                    diags.error(tok.loc, 1, "unexpected `}`: no block is open here");
+                } else if let Some(level) = levels.pop() {
+                    close_level(&mut levels, level);
+                }
+                can_attach = false;
+            }
+        }
+    }
+    if let Some(node) = current.take() {
+        push_node(&mut levels, node);
+    }
+    while levels.len() > 1 {
+        let Some(level) = levels.pop() else { break };
+        if let Some((node, _)) = &level.owner {
+            diags.error_help(
+                node.name.loc,
+                node.name.len as usize,
+                format!("`{}` block is never closed", node.name.text),
+                "missing `}` for the block opened here",
+            );
+        } else if level.stray {
+            // Already reported when opened.
+        }
+        close_level(&mut levels, level);
+    }
+    levels.pop().map(|l| l.nodes).unwrap_or_default()
+}
+
+fn push_node(levels: &mut [Level], node: Node) {
+    if let Some(l) = levels.last_mut() {
+        l.nodes.push(node);
+    }
+}
+
+fn close_level(levels: &mut [Level], level: Level) {
+    if let Some((mut node, open)) = level.owner {
+        node.block = Some(Block {
+            open,
+            children: level.nodes,
+        });
+        push_node(levels, node);
+    }
+}

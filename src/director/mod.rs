@@ -1,0 +1,5 @@
+//! The director: turns the configuration and check results into the IPVS
+//! table lvsd wants (real server state, inhibit, quorum, sorry server).
+
+pub mod services;
+pub mod startup;
