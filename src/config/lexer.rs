@@ -82,8 +82,18 @@ pub struct LexError {
     pub message: String,
 }
 
-/// Splits a (comment-free) logical line into tokens, followed by `Eol`.
+/// Splits a (comment-free) logical line into tokens, followed by `Eol`. On
+/// error nothing of the line is emitted (so no follow-on errors).
 pub fn tokenize(line: &[SrcChar], out: &mut Vec<Token>) -> Result<(), LexError> {
+    let start = out.len();
+    let r = tokenize_into(line, out);
+    if r.is_err() {
+        out.truncate(start);
+    }
+    r
+}
+
+fn tokenize_into(line: &[SrcChar], out: &mut Vec<Token>) -> Result<(), LexError> {
     let mut i = 0;
     let n = line.len();
     let mut eol_loc = line.last().map(|&(_, l)| l).unwrap_or_default();

@@ -672,14 +672,25 @@ impl<'a> Preprocessor<'a> {
     }
 
     fn include(&mut self, kind: IncludeCheck, line: &[SrcChar]) {
-        let mut toks = Vec::new();
-        if let Err(e) = lexer::tokenize(line, &mut toks) {
-            self.diags.error(e.loc, 1, e.message);
-            return;
+        // The pattern is the raw rest of the line: braces in it are glob
+        // alternatives, not blocks.
+        let kw_end = line
+            .iter()
+            .position(|(c, _)| c.is_whitespace())
+            .unwrap_or(line.len());
+        let keyword = Token {
+            kind: TokenKind::Word,
+            text: line[..kw_end].iter().map(|(c, _)| *c).collect(),
+            quoted: false,
+            loc: line[0].1,
+            len: kw_end as u32,
+        };
+        let rest = lexer::trim(&line[kw_end..]);
+        let mut text: String = rest.iter().map(|(c, _)| *c).collect();
+        if text.len() >= 2 && text.starts_with('"') && text.ends_with('"') {
+            text = text[1..text.len() - 1].to_string();
         }
-        let words: Vec<&Token> = toks.iter().filter(|t| t.kind == TokenKind::Word).collect();
-        let keyword = words[0];
-        if words.len() != 2 {
+        if text.is_empty() || text.contains(char::is_whitespace) {
             self.diags.error(
                 keyword.loc,
                 keyword.len as usize,
@@ -687,7 +698,13 @@ impl<'a> Preprocessor<'a> {
             );
             return;
         }
-        let pattern_tok = words[1];
+        let pattern_tok = &Token {
+            kind: TokenKind::Word,
+            len: rest.len() as u32,
+            loc: rest[0].1,
+            quoted: false,
+            text,
+        };
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.diags.error(
                 pattern_tok.loc,

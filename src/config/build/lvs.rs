@@ -729,6 +729,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         .take()
         .unwrap_or_else(|| Sourced::new(1, "default"));
     let mut seen: HashMap<(IpAddr, u16), String> = HashMap::new();
+    let rs_count = rs_nodes.len();
     for rn in rs_nodes {
         if let Some(rs) = real_server(b, rn, &vs, &weight, &inherit, cfg) {
             let key = (rs.addr, rs.port.value);
@@ -760,7 +761,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
             inhibit: raw.sorry_inhibit,
         });
     }
-    if vs.real_servers.is_empty() && vs.sorry_server.is_none() {
+    if vs.real_servers.is_empty() && vs.sorry_server.is_none() && rs_count == 0 {
         b.warn(
             &node.name,
             "virtual_server has no real servers: ignored (as keepalived does)",
