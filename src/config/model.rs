@@ -429,11 +429,19 @@ pub struct DnsCheck {
     pub name: String,
 }
 
+/// Bytes to match with a per-nibble mask (`x` in the hex string = any).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HexPattern {
+    pub bytes: Vec<u8>,
+    /// 0xff = whole byte, 0xf0 / 0x0f = one nibble, 0 = any.
+    pub mask: Vec<u8>,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct UdpCheck {
     pub payload: Option<Vec<u8>>,
-    /// Hex pattern with `x` wildcard nibbles; `Some("")` = any reply.
-    pub require_reply: Option<String>,
+    /// `require_reply [HEX]`: `Some` with an empty pattern = any reply.
+    pub require_reply: Option<HexPattern>,
     pub min_reply_length: u32,
     pub max_reply_length: u32,
 }

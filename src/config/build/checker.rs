@@ -6,9 +6,9 @@
 use std::time::Duration;
 
 use super::super::model::{
-    Checker, CheckerConn, CheckerKind, CheckerTiming, Config, DnsCheck, FileCheck, HttpCheck,
-    HttpProtocol, MiscCheck, RealServer, SmtpCheck, Sourced, TrackFile, UdpCheck, UrlCheck,
-    VirtualServer,
+    Checker, CheckerConn, CheckerKind, CheckerTiming, Config, DnsCheck, FileCheck, HexPattern,
+    HttpCheck, HttpProtocol, MiscCheck, RealServer, SmtpCheck, Sourced, TrackFile, UdpCheck,
+    UrlCheck, VirtualServer,
 };
 use super::super::tree::Node;
 use super::host;
@@ -139,6 +139,9 @@ pub fn checker(
             continue;
         }
         let retry_alias = name == "nb_get_retry" && matches!(kw, "HTTP_GET" | "SSL_GET");
+        if retry_alias {
+            b.warn(&c.name, "`nb_get_retry` is deprecated: use `retry`");
+        }
         if (timing_ok && TIMING_KEYWORDS.contains(&name)) || retry_alias {
             match name {
                 "retry" | "nb_get_retry" => {
@@ -423,7 +426,10 @@ fn http_check(
             }
             "fast_recovery" => h.fast_recovery = b.flag(c),
             "enable_sni" if ssl => h.enable_sni = b.flag(c),
-            "sni_name" if ssl => h.sni_name = b.string(c),
+            "sni_name" if ssl => {
+                b.warn(&c.name, "`sni_name` is not known to keepalived 2.2.7: this file will fail `keepalived -t` there");
+                h.sni_name = b.string(c);
+            }
             "tls_compliant" if ssl => h.tls_compliant = b.flag(c),
             _ => {
                 let known: Vec<&str> = [
@@ -639,29 +645,19 @@ fn udp_check(b: &mut Builder<'_>, specific: &[&Node]) -> UdpCheck {
     for c in specific {
         match c.name.text.as_str() {
             "payload" => {
-                if let Some(t) = b.first_arg(c) {
-                    match hex_bytes(&t.text) {
-                        Ok(v) => u.payload = Some(v),
-                        Err(e) => b.error(t, e),
+                if b.arity(c, 1, usize::MAX) {
+                    let words: Vec<&str> = c.args.iter().map(|a| a.text.as_str()).collect();
+                    match hex_pattern(&words, false) {
+                        Ok(p) => u.payload = Some(p.bytes),
+                        Err(e) => b.error(&c.args[0], format!("payload: {e}")),
                     }
                 }
             }
             "require_reply" => {
-                b.arity(c, 0, 1);
-                match c.args.first() {
-                    None => u.require_reply = Some(String::new()),
-                    Some(t) => {
-                        let ok = !t.text.is_empty()
-                            && t.text.len() % 2 == 0
-                            && t.text
-                                .chars()
-                                .all(|ch| ch.is_ascii_hexdigit() || ch == 'x' || ch == 'X');
-                        if ok {
-                            u.require_reply = Some(t.text.to_ascii_lowercase());
-                        } else {
-                            b.error(t, format!("require_reply `{}` must be an even number of hex digits, `x` for any nibble", t.text));
-                        }
-                    }
+                let words: Vec<&str> = c.args.iter().map(|a| a.text.as_str()).collect();
+                match hex_pattern(&words, true) {
+                    Ok(p) => u.require_reply = Some(p),
+                    Err(e) => b.error(&c.args[0], format!("require_reply: {e}")),
                 }
             }
             "min_reply_length" => u.min_reply_length = b.int(c, 0, 65535).unwrap_or(0) as u32,
@@ -683,19 +679,51 @@ fn udp_check(b: &mut Builder<'_>, specific: &[&Node]) -> UdpCheck {
             ),
         }
     }
+    if u.min_reply_length > u.max_reply_length {
+        if let Some(c) = specific.iter().find(|c| c.name.text == "min_reply_length") {
+            b.error(&c.name, "min_reply_length is greater than max_reply_length");
+        }
+    }
     u
 }
 
-fn hex_bytes(text: &str) -> Result<Vec<u8>, String> {
-    if text.len() % 2 != 0 || !text.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "payload `{text}` must be an even number of hex digits"
-        ));
+/// keepalived's free-format HEX_STR: whitespace-separated groups, each read
+/// two digits at a time with an odd last digit as a whole byte
+/// (`Ab12f 3 456` = AB 12 0F 03 45 06). With `wildcards`, `x`/`X` matches
+/// any nibble.
+pub fn hex_pattern(words: &[&str], wildcards: bool) -> Result<HexPattern, String> {
+    let mut p = HexPattern {
+        bytes: Vec::new(),
+        mask: Vec::new(),
+    };
+    let nibble = |c: char| -> Result<(u8, u8), String> {
+        match c {
+            'x' | 'X' if wildcards => Ok((0, 0)),
+            _ => c.to_digit(16).map(|d| (d as u8, 0xf)).ok_or_else(|| {
+                format!(
+                    "`{c}` is not a hex digit{}",
+                    if wildcards { " or x" } else { "" }
+                )
+            }),
+        }
+    };
+    for w in words {
+        let chars: Vec<char> = w.chars().collect();
+        for pair in chars.chunks(2) {
+            let (v, m) = match pair {
+                [hi, lo] => {
+                    let (h, hm) = nibble(*hi)?;
+                    let (l, lm) = nibble(*lo)?;
+                    ((h << 4) | l, (hm << 4) | lm)
+                }
+                [only] => nibble(*only)?,
+                _ => continue,
+            };
+            p.bytes.push(v);
+            p.mask.push(m);
+        }
     }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(&text[i..i + 2], 16).map_err(|e| e.to_string()))
-        .collect()
+    Ok(p)
 }
 
 /// Top-level `track_file NAME { file PATH; weight W [reverse]; init_file [V] [overwrite] }`.

@@ -279,7 +279,7 @@ impl Builder<'_> {
 
     /// `NAT|DR|TUN [type ipip|gue port N|gre] [nocsum|csum|remcsum]`.
     pub fn forwarding(&mut self, node: &Node) -> Option<Forwarding> {
-        if !self.arity(node, 1, 5) {
+        if !self.arity(node, 1, 6) {
             return None;
         }
         let method = match node.args[0].text.to_ascii_uppercase().as_str() {
@@ -602,7 +602,20 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
     }
 
     // Defaults keepalived applies with a warning.
-    let is_fwmark = matches!(vs.target, VsTarget::Fwmark(_));
+    let is_fwmark = match &vs.target {
+        VsTarget::Fwmark(_) => true,
+        VsTarget::Group(name) => cfg
+            .vs_groups
+            .iter()
+            .find(|g| &g.name == name)
+            .map(|g| {
+                g.entries
+                    .iter()
+                    .all(|e| matches!(e, VsgEntry::Fwmark { .. }))
+            })
+            .unwrap_or(false),
+        VsTarget::Addr { .. } => false,
+    };
     match raw.protocol.take() {
         Some(p) if is_fwmark => {
             b.warn(

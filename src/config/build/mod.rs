@@ -126,11 +126,7 @@ pub fn build(
                     cfg.vrrp_instances.push(vi);
                 }
             }
-            "vrrp_sync_group" => {
-                if let Some(g) = vrrp::sync_group(&mut b, node, &cfg) {
-                    cfg.vrrp_sync_groups.push(g);
-                }
-            }
+            "vrrp_sync_group" => {}
             "static_ipaddress" | "static_routes" | "static_rules" => {
                 if let Some(children) = b.need_block(node) {
                     let lines: Vec<String> = children.iter().map(line_text).collect();
@@ -168,6 +164,12 @@ pub fn build(
                 cfg.other_blocks.push(name.to_string());
             }
             _ => b.unknown(node, "at top level", TOP_LEVEL),
+        }
+    }
+    // Pass 3: what refers to instances.
+    for node in nodes.iter().filter(|n| n.name.text == "vrrp_sync_group") {
+        if let Some(g) = vrrp::sync_group(&mut b, node, &cfg) {
+            cfg.vrrp_sync_groups.push(g);
         }
     }
     // Cross-references that need everything.

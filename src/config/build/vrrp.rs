@@ -436,6 +436,19 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
             }
         }
     }
+    if vi.nopreempt && !vi.preempt_delay.is_zero() {
+        b.warn(
+            &node.name,
+            "`preempt_delay` has no effect with `nopreempt` (keepalived resets it)",
+        );
+        vi.preempt_delay = Duration::ZERO;
+    }
+    if let Some(own) = &vi.interface {
+        if vi.track_interface.iter().any(|t| &t.name == own) {
+            b.warn(&node.name, format!("track_interface `{own}` is the instance's own interface, which is always tracked: ignored"));
+            vi.track_interface.retain(|t| &t.name != own);
+        }
+    }
     if vi.state == Some(VrrpState::Master) && vi.nopreempt {
         b.warn(&node.name, "`nopreempt` has no effect with `state MASTER` (keepalived: the initial state must be BACKUP)");
     }
@@ -679,7 +692,10 @@ pub fn sync_group(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<Vrrp
             "track_interface" => g.track_interface = track_refs(b, c, "track_interface"),
             "track_file" => g.track_file = track_refs(b, c, "track_file"),
             "smtp_alert" => g.smtp_alert = Some(b.flag(c)),
-            "global_tracking" => g.global_tracking = b.bare(c),
+            "global_tracking" => {
+                b.warn(&c.name, "`global_tracking` is deprecated: put track_script/track_interface/track_file on the sync group");
+                g.global_tracking = b.bare(c);
+            }
             name if SYNC_KEYWORDS.contains(&name) => {
                 g.other.push((
                     name.to_string(),
