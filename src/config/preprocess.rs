@@ -45,6 +45,8 @@ pub fn default_config_id() -> String {
 const MAX_DEPTH: usize = 40;
 const MAX_INCLUDE_DEPTH: usize = 32;
 const MAX_SEQ_VALUES: i64 = 1_000_000;
+/// Most lines that expansions (parameters, ~SEQ, ~LST) may produce in all.
+const MAX_EXPANDED_LINES: u64 = 2_000_000;
 
 #[derive(Debug, Clone)]
 struct Param {
@@ -93,6 +95,9 @@ pub struct Preprocessor<'a> {
     dirs: Vec<PathBuf>,
     include_check: IncludeCheck,
     rng: u64,
+    /// Lines processed so far (bounded by MAX_EXPANDED_LINES).
+    lines_processed: u64,
+    budget_reported: bool,
 }
 
 impl<'a> Preprocessor<'a> {
@@ -107,6 +112,8 @@ impl<'a> Preprocessor<'a> {
             dirs: Vec::new(),
             include_check: IncludeCheck::default(),
             rng: opts.random_seed | 1,
+            lines_processed: 0,
+            budget_reported: false,
         }
     }
 
@@ -295,6 +302,18 @@ impl<'a> Preprocessor<'a> {
         let Some(&(first, first_loc)) = t.first() else {
             return;
         };
+        self.lines_processed += 1;
+        if self.lines_processed > MAX_EXPANDED_LINES {
+            if !self.budget_reported {
+                self.budget_reported = true;
+                self.diags.error(
+                    first_loc,
+                    1,
+                    format!("expansions produce more than {MAX_EXPANDED_LINES} lines; stopping here"),
+                );
+            }
+            return;
+        }
         if depth > MAX_DEPTH {
             self.diags.error(
                 first_loc,
