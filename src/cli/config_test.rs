@@ -28,7 +28,9 @@ pub fn run(cli: &Cli) -> i32 {
         );
     }
     if cli.dump {
-        match serde_json::to_string_pretty(&loaded.config) {
+        match crate::config::origin::with_sources(&loaded.sources, || {
+            serde_json::to_string_pretty(&loaded.config)
+        }) {
             Ok(json) => println!("{json}"),
             Err(e) => {
                 let _ = writeln!(err, "lvsd: cannot encode the configuration as JSON: {e}");
@@ -36,7 +38,10 @@ pub fn run(cli: &Cli) -> i32 {
             }
         }
     }
-    d.exit_code()
+    let code = d.exit_code();
+    // The process exits next: skip freeing a large configuration.
+    std::mem::forget(loaded);
+    code
 }
 
 pub fn plural(n: usize) -> &'static str {

@@ -4,7 +4,8 @@
 //! quotes (`\!` and `\#` are literal), `"..."` is one token, and `{` / `}` are
 //! tokens of their own wherever they stand outside quotes.
 
-use super::source::Loc;
+use super::source::{FileId, Loc};
+use super::text::Text;
 
 /// One character of a logical line together with where it came from.
 pub type SrcChar = (char, Loc);
@@ -21,7 +22,7 @@ pub enum TokenKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Token {
     pub kind: TokenKind,
-    pub text: String,
+    pub text: Text,
     /// The word was written in double quotes.
     pub quoted: bool,
     pub loc: Loc,
@@ -130,7 +131,7 @@ fn tokenize_into(line: &[SrcChar], out: &mut Vec<Token>) -> Result<(), LexError>
                 i += 1;
                 out.push(Token {
                     kind: TokenKind::Word,
-                    text,
+                    text: text.into(),
                     quoted: true,
                     loc,
                     len: span(loc, end_loc, i - start),
@@ -150,7 +151,7 @@ fn tokenize_into(line: &[SrcChar], out: &mut Vec<Token>) -> Result<(), LexError>
                 let end_loc = line[i - 1].1;
                 out.push(Token {
                     kind: TokenKind::Word,
-                    text,
+                    text: text.into(),
                     quoted: false,
                     loc,
                     len: span(loc, end_loc, i - start),
@@ -162,7 +163,7 @@ fn tokenize_into(line: &[SrcChar], out: &mut Vec<Token>) -> Result<(), LexError>
     eol_loc.col += 1;
     out.push(Token {
         kind: TokenKind::Eol,
-        text: String::new(),
+        text: Text::default(),
         quoted: false,
         loc: eol_loc,
         len: 1,
@@ -170,10 +171,93 @@ fn tokenize_into(line: &[SrcChar], out: &mut Vec<Token>) -> Result<(), LexError>
     Ok(())
 }
 
+/// Fast path for a plain ASCII line (no continuation, parameters,
+/// conditionals or sequences): comment stripping and tokenizing in one pass,
+/// with columns taken from byte offsets.
+pub fn tokenize_ascii(
+    line: &str,
+    file: FileId,
+    line_no: u32,
+    out: &mut Vec<Token>,
+) -> Result<(), LexError> {
+    let b = line.as_bytes();
+    let start_len = out.len();
+    let loc = |i: usize| Loc {
+        file,
+        line: line_no,
+        col: i as u32 + 1,
+    };
+    let mut i = 0;
+    let mut last = 0;
+    while i < b.len() {
+        let c = b[i];
+        match c {
+            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => {
+                i += 1;
+                continue;
+            }
+            b'#' | b'!' => break,
+            b'{' => out.push(simple(TokenKind::Open, "{", loc(i))),
+            b'}' => out.push(simple(TokenKind::Close, "}", loc(i))),
+            b'"' => {
+                let start = i;
+                let Some(end) = b[i + 1..].iter().position(|&x| x == b'"') else {
+                    out.truncate(start_len);
+                    return Err(LexError {
+                        loc: loc(start),
+                        message: "unterminated quoted string (missing closing `\"`)".into(),
+                    });
+                };
+                let end = i + 1 + end;
+                out.push(Token {
+                    kind: TokenKind::Word,
+                    text: Text::from(&line[start + 1..end]),
+                    quoted: true,
+                    loc: loc(start),
+                    len: (end - start + 1) as u32,
+                });
+                i = end;
+            }
+            _ => {
+                let start = i;
+                while i < b.len()
+                    && !matches!(
+                        b[i],
+                        b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b'{' | b'}' | b'"' | b'#' | b'!'
+                    )
+                {
+                    i += 1;
+                }
+                out.push(Token {
+                    kind: TokenKind::Word,
+                    text: Text::from(&line[start..i]),
+                    quoted: false,
+                    loc: loc(start),
+                    len: (i - start) as u32,
+                });
+                last = i;
+                continue;
+            }
+        }
+        i += 1;
+        last = i;
+    }
+    if out.len() > start_len {
+        out.push(Token {
+            kind: TokenKind::Eol,
+            text: Text::default(),
+            quoted: false,
+            loc: loc(last),
+            len: 1,
+        });
+    }
+    Ok(())
+}
+
 fn simple(kind: TokenKind, text: &str, loc: Loc) -> Token {
     Token {
         kind,
-        text: text.to_string(),
+        text: Text::from(text),
         quoted: false,
         loc,
         len: 1,
@@ -191,7 +275,6 @@ fn span(start: Loc, end: Loc, chars: usize) -> u32 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::config::source::FileId;
 
     fn chars(s: &str) -> Vec<SrcChar> {
         s.chars()
@@ -214,7 +297,7 @@ mod tests {
         let mut out = Vec::new();
         tokenize(trim(&line), &mut out).unwrap();
         out.into_iter()
-            .map(|t| (t.kind, t.text, t.loc.col))
+            .map(|t| (t.kind, t.text.to_string(), t.loc.col))
             .collect()
     }
 
@@ -241,6 +324,35 @@ mod tests {
     fn escaped_comment_chars_are_literal() {
         let t = words(r"auth_pass pa\#ss\!");
         assert_eq!(t[1].1, "pa#ss!");
+    }
+
+    #[test]
+    fn fast_path_matches_the_general_path() {
+        for line in [
+            "real_server 1.2.3.4 80 { weight 2 } # note",
+            "  misc_path \"/bin/check -a # b\" ! comment",
+            "a}b{c\"d e\"f",
+            "url{path /x}",
+            "   ",
+            "# only a comment",
+        ] {
+            let mut fast = Vec::new();
+            tokenize_ascii(line, FileId(0), 1, &mut fast).unwrap();
+            let slow_line = strip_comment(&chars(line));
+            let mut slow = Vec::new();
+            let t = trim(&slow_line);
+            if !t.is_empty() {
+                tokenize(t, &mut slow).unwrap();
+            }
+            let key = |v: &[Token]| -> Vec<(TokenKind, String, bool, u32, u32)> {
+                v.iter()
+                    .filter(|t| t.kind != TokenKind::Eol)
+                    .map(|t| (t.kind, t.text.to_string(), t.quoted, t.loc.col, t.len))
+                    .collect()
+            };
+            assert_eq!(key(&fast), key(&slow), "{line}");
+            assert_eq!(fast.is_empty(), slow.is_empty(), "{line}");
+        }
     }
 
     #[test]

@@ -7,8 +7,10 @@ pub mod diag;
 pub mod glob;
 pub mod lexer;
 pub mod model;
+pub mod origin;
 pub mod preprocess;
 pub mod source;
+pub mod text;
 pub mod tree;
 
 use std::path::Path;
@@ -58,13 +60,18 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Loaded {
 
 fn load_with(opts: &LoadOptions, read: impl FnOnce(&mut preprocess::Preprocessor<'_>)) -> Loaded {
     let mut diags = Diagnostics::default();
-    let (tokens, sources) = {
+    let t0 = std::time::Instant::now();
+    let (nodes, sources) = {
         let mut pre = preprocess::Preprocessor::new(&opts.preprocess, &mut diags);
         read(&mut pre);
         pre.finish()
     };
-    let nodes = tree::build(&tokens, &mut diags);
-    let config = build::build(&nodes, &sources, &opts.build, &mut diags);
+    let t1 = t0.elapsed();
+    let config = build::build(nodes, &sources, &opts.build, &mut diags);
+    let t3 = t0.elapsed();
+    if std::env::var_os("LVSD_PROFILE").is_some() {
+        eprintln!("lex+tree {t1:?} build {t3:?}");
+    }
     Loaded {
         config,
         diagnostics: diags,

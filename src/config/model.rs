@@ -9,16 +9,18 @@ use std::time::Duration;
 use lvsd_ipvs::{Netmask, Protocol, Tunnel};
 use serde::Serialize;
 
+pub use super::origin::{Origin, Pos};
+
 /// A value and where it came from ("default", "set at f:3:5",
 /// "inherited from virtual_server at f:1:1", ...).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Sourced<T> {
     pub value: T,
-    pub from: String,
+    pub from: Origin,
 }
 
 impl<T> Sourced<T> {
-    pub fn new(value: T, from: impl Into<String>) -> Self {
+    pub fn new(value: T, from: impl Into<Origin>) -> Self {
         Sourced {
             value,
             from: from.into(),
@@ -257,7 +259,7 @@ pub struct SorryServer {
 #[derive(Debug, Clone, Serialize)]
 pub struct VirtualServer {
     /// `file:line:col` of the `virtual_server` keyword.
-    pub at: String,
+    pub at: Pos,
     pub target: VsTarget,
     pub protocol: Sourced<Protocol>,
     pub scheduler: Sourced<String>,
@@ -288,7 +290,7 @@ pub struct VirtualServer {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct RealServer {
-    pub at: String,
+    pub at: Pos,
     pub addr: IpAddr,
     pub port: Sourced<u16>,
     pub weight: Sourced<u32>,
@@ -331,7 +333,7 @@ pub struct CheckerConn {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct Checker {
-    pub at: String,
+    pub at: Pos,
     pub kind: CheckerKind,
     pub timing: CheckerTiming,
     pub conn: CheckerConn,
@@ -497,7 +499,7 @@ pub struct TrackRef {
 
 #[derive(Debug, Clone, Serialize)]
 pub struct VrrpInstance {
-    pub at: String,
+    pub at: Pos,
     pub name: String,
     pub state: Option<VrrpState>,
     pub interface: Option<String>,

@@ -10,6 +10,7 @@ use super::diag::{Class, Diagnostic, Diagnostics, Severity};
 use super::glob;
 use super::lexer::{self, SrcChar, Token, TokenKind};
 use super::source::{FileId, Loc, SourceMap};
+use super::tree::{Node, TreeBuilder};
 
 /// Knobs of preprocessing that come from the command line and the host.
 #[derive(Debug, Clone)]
@@ -88,7 +89,9 @@ pub struct Preprocessor<'a> {
     pub sources: SourceMap,
     diags: &'a mut Diagnostics,
     params: HashMap<String, Param>,
+    /// Tokens of the line being processed, fed to `tree` after each line.
     tokens: Vec<Token>,
+    tree: TreeBuilder,
     /// Canonical paths of the files being read (include cycle detection).
     stack: Vec<PathBuf>,
     /// Directory of each file being read (`${_PWD}`, relative includes).
@@ -108,6 +111,7 @@ impl<'a> Preprocessor<'a> {
             diags,
             params: HashMap::new(),
             tokens: Vec::new(),
+            tree: TreeBuilder::default(),
             stack: Vec::new(),
             dirs: Vec::new(),
             include_check: IncludeCheck::default(),
@@ -160,8 +164,18 @@ impl<'a> Preprocessor<'a> {
         self.stack.pop();
     }
 
-    pub fn finish(self) -> (Vec<Token>, SourceMap) {
-        (self.tokens, self.sources)
+    /// The statement tree and the sources it came from.
+    pub fn finish(mut self) -> (Vec<Node>, SourceMap) {
+        self.flush();
+        let nodes = self.tree.finish(self.diags);
+        (nodes, self.sources)
+    }
+
+    /// Hands the tokens produced so far to the tree builder.
+    fn flush(&mut self) {
+        for tok in self.tokens.drain(..) {
+            self.tree.feed(tok, self.diags);
+        }
     }
 
     fn decode(&mut self, bytes: Vec<u8>, path: &Path, via: Option<Loc>) -> String {
@@ -206,6 +220,13 @@ impl<'a> Preprocessor<'a> {
                     1,
                     "line contains a NUL byte",
                 );
+                continue;
+            }
+            if multi_def.is_none() && pending.is_empty() && plain_line(raw) {
+                if let Err(e) = lexer::tokenize_ascii(raw, file, line_no, &mut self.tokens) {
+                    self.diags.error(e.loc, 1, e.message);
+                }
+                self.flush();
                 continue;
             }
             let chars: Vec<SrcChar> = raw
@@ -273,6 +294,7 @@ impl<'a> Preprocessor<'a> {
                 l
             };
             self.process_raw(line);
+            self.flush();
         }
         if !pending.is_empty() {
             let line = std::mem::take(&mut pending);
@@ -309,7 +331,9 @@ impl<'a> Preprocessor<'a> {
                 self.diags.error(
                     first_loc,
                     1,
-                    format!("expansions produce more than {MAX_EXPANDED_LINES} lines; stopping here"),
+                    format!(
+                        "expansions produce more than {MAX_EXPANDED_LINES} lines; stopping here"
+                    ),
                 );
             }
             return;
@@ -699,7 +723,11 @@ impl<'a> Preprocessor<'a> {
             .unwrap_or(line.len());
         let keyword = Token {
             kind: TokenKind::Word,
-            text: line[..kw_end].iter().map(|(c, _)| *c).collect(),
+            text: line[..kw_end]
+                .iter()
+                .map(|(c, _)| *c)
+                .collect::<String>()
+                .into(),
             quoted: false,
             loc: line[0].1,
             len: kw_end as u32,
@@ -722,7 +750,7 @@ impl<'a> Preprocessor<'a> {
             len: rest.len() as u32,
             loc: rest[0].1,
             quoted: false,
-            text,
+            text: text.into(),
         };
         if self.stack.len() >= MAX_INCLUDE_DEPTH {
             self.diags.error(
@@ -811,6 +839,16 @@ impl<'a> Preprocessor<'a> {
             help: None,
         });
     }
+}
+
+/// A line the fast path can take: ASCII, and nothing the preprocessor must
+/// look at (parameters, continuation, conditionals, sequences, includes).
+fn plain_line(raw: &str) -> bool {
+    if !raw.is_ascii() || raw.contains(['$', '\\']) {
+        return false;
+    }
+    let t = raw.trim_start();
+    !(t.starts_with('@') || t.starts_with('~') || t.starts_with("include"))
 }
 
 fn push_char(out: &mut [Vec<SrcChar>], c: SrcChar) {

@@ -43,58 +43,70 @@ struct Level {
     /// The statement whose block this level is (None for the top level or a
     /// stray `{`).
     owner: Option<(Node, Loc)>,
-    stray: bool,
 }
 
-/// Builds the statement tree. Unbalanced braces are reported: a stray `}`
-/// where no block is open, and each block left open at the end of input
-/// (naming the line that opened it).
-pub fn build(tokens: &[Token], diags: &mut Diagnostics) -> Vec<Node> {
-    let mut levels = vec![Level {
-        nodes: Vec::new(),
-        owner: None,
-        stray: false,
-    }];
-    let mut current: Option<Node> = None;
-    // A statement that just ended at end of line may still take a `{` that
-    // stands on the next line.
-    let mut can_attach = false;
+/// Builds the statement tree incrementally: tokens are fed as the
+/// preprocessor produces them, so the whole token stream never has to exist
+/// at once. Unbalanced braces are reported: a stray `}` where no block is
+/// open, and each block left open at the end of input (naming the line that
+/// opened it).
+pub struct TreeBuilder {
+    levels: Vec<Level>,
+    current: Option<Node>,
+    /// A statement that just ended at end of line may still take a `{` that
+    /// stands on the next line.
+    can_attach: bool,
+}
 
-    for tok in tokens {
+impl Default for TreeBuilder {
+    fn default() -> Self {
+        TreeBuilder {
+            levels: vec![Level {
+                nodes: Vec::new(),
+                owner: None,
+            }],
+            current: None,
+            can_attach: false,
+        }
+    }
+}
+
+impl TreeBuilder {
+    pub fn feed(&mut self, tok: Token, diags: &mut Diagnostics) {
         match tok.kind {
             TokenKind::Word => {
-                match current.as_mut() {
-                    Some(node) => node.args.push(tok.clone()),
+                match self.current.as_mut() {
+                    Some(node) => node.args.push(tok),
                     None => {
-                        current = Some(Node {
-                            name: tok.clone(),
+                        self.current = Some(Node {
+                            name: tok,
                             args: Vec::new(),
                             block: None,
                         })
                     }
                 }
-                can_attach = false;
+                self.can_attach = false;
             }
             TokenKind::Eol => {
-                if let Some(node) = current.take() {
-                    push_node(&mut levels, node);
-                    can_attach = true;
+                if let Some(node) = self.current.take() {
+                    push_node(&mut self.levels, node);
+                    self.can_attach = true;
                 }
             }
             TokenKind::Open => {
-                let owner = match current.take() {
+                let owner = match self.current.take() {
                     Some(node) => Some(node),
-                    None if can_attach => levels
+                    None if self.can_attach => self
+                        .levels
                         .last_mut()
                         .and_then(|l| l.nodes.pop())
                         .filter(|n| n.block.is_none()),
                     None => None,
                 };
                 match owner {
-                    Some(node) => levels.push(Level {
+                    Some(node) => self.levels.push(Level {
                         nodes: Vec::new(),
                         owner: Some((node, tok.loc)),
-                        stray: false,
                     }),
                     None => {
                         diags.error(
@@ -102,46 +114,57 @@ pub fn build(tokens: &[Token], diags: &mut Diagnostics) -> Vec<Node> {
                             1,
                             "unexpected `{`: no keyword before it to own the block; its contents are skipped",
                         );
-                        levels.push(Level {
+                        self.levels.push(Level {
                             nodes: Vec::new(),
                             owner: None,
-                            stray: true,
                         });
                     }
                 }
-                can_attach = false;
+                self.can_attach = false;
             }
             TokenKind::Close => {
-                if let Some(node) = current.take() {
-                    push_node(&mut levels, node);
+                if let Some(node) = self.current.take() {
+                    push_node(&mut self.levels, node);
                 }
-                if levels.len() == 1 {
+                if self.levels.len() == 1 {
                     diags.error(tok.loc, 1, "unexpected `}`: no block is open here");
-                } else if let Some(level) = levels.pop() {
-                    close_level(&mut levels, level);
+                } else if let Some(level) = self.levels.pop() {
+                    close_level(&mut self.levels, level);
                 }
-                can_attach = false;
+                self.can_attach = false;
             }
         }
     }
-    if let Some(node) = current.take() {
-        push_node(&mut levels, node);
-    }
-    while levels.len() > 1 {
-        let Some(level) = levels.pop() else { break };
-        if let Some((node, _)) = &level.owner {
-            diags.error_help(
-                node.name.loc,
-                node.name.len as usize,
-                format!("`{}` block is never closed", node.name.text),
-                "missing `}` for the block opened here",
-            );
-        } else if level.stray {
-            // Already reported when opened.
+
+    pub fn finish(mut self, diags: &mut Diagnostics) -> Vec<Node> {
+        if let Some(node) = self.current.take() {
+            push_node(&mut self.levels, node);
         }
-        close_level(&mut levels, level);
+        while self.levels.len() > 1 {
+            let Some(level) = self.levels.pop() else {
+                break;
+            };
+            if let Some((node, _)) = &level.owner {
+                diags.error_help(
+                    node.name.loc,
+                    node.name.len as usize,
+                    format!("`{}` block is never closed", node.name.text),
+                    "missing `}` for the block opened here",
+                );
+            }
+            close_level(&mut self.levels, level);
+        }
+        self.levels.pop().map(|l| l.nodes).unwrap_or_default()
     }
-    levels.pop().map(|l| l.nodes).unwrap_or_default()
+}
+
+/// Builds the statement tree from a complete token stream.
+pub fn build(tokens: Vec<Token>, diags: &mut Diagnostics) -> Vec<Node> {
+    let mut t = TreeBuilder::default();
+    for tok in tokens {
+        t.feed(tok, diags);
+    }
+    t.finish(diags)
 }
 
 fn push_node(levels: &mut [Level], node: Node) {

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use super::super::model::{
     Checker, CheckerConn, CheckerKind, CheckerTiming, Config, DnsCheck, FileCheck, HexPattern,
-    HttpCheck, HttpProtocol, MiscCheck, RealServer, SmtpCheck, Sourced, TrackFile, UdpCheck,
-    UrlCheck, VirtualServer,
+    HttpCheck, HttpProtocol, MiscCheck, Origin, RealServer, SmtpCheck, Sourced, TrackFile,
+    UdpCheck, UrlCheck, VirtualServer,
 };
 use super::super::tree::Node;
 use super::host;
@@ -126,7 +126,7 @@ pub fn checker(
                         if b.opts.host_checks {
                             host::check_interface(b, t);
                         }
-                        conn.bind_if = Some(t.text.clone());
+                        conn.bind_if = Some(t.text.to_string());
                     }
                 }
                 "fwmark" => conn.fwmark = b.int(c, 0, u32::MAX as i64).unwrap_or(0) as u32,
@@ -195,7 +195,7 @@ pub fn checker(
     let retry = own
         .retry
         .or_else(|| inherit.retry.clone())
-        .unwrap_or_else(|| Sourced::new(type_retry, format!("{kw} default")));
+        .unwrap_or_else(|| Sourced::new(type_retry, "checker type default"));
     let type_dbr = match kw {
         "HTTP_GET" | "SSL_GET" => Duration::from_secs(3),
         "DNS_CHECK" => delay_loop.value,
@@ -204,7 +204,7 @@ pub fn checker(
     let delay_before_retry = own
         .delay_before_retry
         .or_else(|| inherit.delay_before_retry.clone())
-        .unwrap_or_else(|| Sourced::new(type_dbr, format!("{kw} default")));
+        .unwrap_or_else(|| Sourced::new(type_dbr, "checker type default"));
     let warmup = own
         .warmup
         .or_else(|| inherit.warmup.clone())
@@ -317,7 +317,7 @@ pub fn checker(
                             if !cfg.track_files.iter().any(|f| f.name == t.text) {
                                 b.error(t, format!("unknown track_file `{}` (define it with a top-level `track_file {} {{ file ... }}`)", t.text, t.text));
                             }
-                            track = Some(t.text.clone());
+                            track = Some(t.text.to_string());
                         }
                     }
                     "weight" => {
@@ -369,12 +369,8 @@ pub fn checker(
     })
 }
 
-fn inherited_from(from: &str) -> String {
-    if from.starts_with("inherited") || from == "default" {
-        from.to_string()
-    } else {
-        inherited("virtual_server", from)
-    }
+fn inherited_from(from: &Origin) -> Origin {
+    inherited("virtual_server", from)
 }
 
 fn http_check(
@@ -511,12 +507,14 @@ fn url(b: &mut Builder<'_>, node: &Node, children: &[Node], ssl: bool) -> Option
                         let msg = format!("regex `{}` does not compile: {e}", t.text);
                         b.error(t, msg);
                     } else {
-                        u.regex = Some(t.text.clone());
+                        u.regex = Some(t.text.to_string());
                     }
                 }
             }
             "regex_no_match" => u.regex_no_match = b.bare(c),
-            "regex_options" => u.regex_options = c.args.iter().map(|a| a.text.clone()).collect(),
+            "regex_options" => {
+                u.regex_options = c.args.iter().map(|a| a.text.to_string()).collect()
+            }
             "regex_min_offset" => {
                 u.regex_min_offset = b.int(c, 0, u32::MAX as i64).map(|v| v as u32)
             }
@@ -581,7 +579,7 @@ fn misc_check(
             "misc_path" => {
                 if let Some(t) = b.first_arg(c) {
                     let script = super::super::model::Script {
-                        command: t.text.clone(),
+                        command: t.text.to_string(),
                         user: None,
                         group: None,
                     };
@@ -591,7 +589,7 @@ fn misc_check(
                             super::security::check_script_security(b, t, &script.command);
                         }
                     }
-                    path = Some(t.text.clone());
+                    path = Some(t.text.to_string());
                 }
             }
             "misc_timeout" => {
@@ -602,8 +600,8 @@ fn misc_check(
             "misc_dynamic" => dynamic = b.bare(c),
             "user" => {
                 if b.arity(c, 1, 2) {
-                    user = Some(c.args[0].text.clone());
-                    group = c.args.get(1).map(|t| t.text.clone());
+                    user = Some(c.args[0].text.to_string());
+                    group = c.args.get(1).map(|t| t.text.to_string());
                 }
             }
             _ => b.unknown(

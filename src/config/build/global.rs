@@ -150,9 +150,9 @@ pub fn global_defs(b: &mut Builder<'_>, children: &[Node], g: &mut GlobalDefs) {
             "notification_email" => {
                 if let Some(children) = b.need_block(node) {
                     for c in children {
-                        g.notification_email.push(c.name.text.clone());
+                        g.notification_email.push(c.name.text.to_string());
                         for a in &c.args {
-                            g.notification_email.push(a.text.clone());
+                            g.notification_email.push(a.text.to_string());
                         }
                     }
                 }
@@ -160,7 +160,7 @@ pub fn global_defs(b: &mut Builder<'_>, children: &[Node], g: &mut GlobalDefs) {
             "notification_email_from" => g.notification_email_from = b.string(node),
             "smtp_server" => {
                 if b.arity(node, 1, 2) {
-                    let host = node.args[0].text.clone();
+                    let host = node.args[0].text.to_string();
                     let port = match node.args.get(1) {
                         Some(t) => b.port_tok(t).unwrap_or(25),
                         None => 25,
@@ -178,8 +178,8 @@ pub fn global_defs(b: &mut Builder<'_>, children: &[Node], g: &mut GlobalDefs) {
             "script_user" => {
                 if b.arity(node, 1, 2) {
                     g.script_user = Some((
-                        node.args[0].text.clone(),
-                        node.args.get(1).map(|t| t.text.clone()),
+                        node.args[0].text.to_string(),
+                        node.args.get(1).map(|t| t.text.to_string()),
                     ));
                 }
             }
@@ -282,7 +282,7 @@ pub fn global_defs(b: &mut Builder<'_>, children: &[Node], g: &mut GlobalDefs) {
             _ if GLOBAL_KEYWORDS.contains(&name) => {
                 g.other.push((
                     name.to_string(),
-                    node.args.iter().map(|a| a.text.clone()).collect(),
+                    node.args.iter().map(|a| a.text.to_string()).collect(),
                 ));
             }
             _ => b.unknown(node, "in global_defs", GLOBAL_KEYWORDS),
@@ -296,15 +296,15 @@ fn fifo(b: &mut Builder<'_>, node: &Node) -> Option<Fifo> {
     }
     let script = if node.args.len() > 1 {
         Some(super::super::model::Script {
-            command: node.args[1].text.clone(),
-            user: node.args.get(2).map(|t| t.text.clone()),
-            group: node.args.get(3).map(|t| t.text.clone()),
+            command: node.args[1].text.to_string(),
+            user: node.args.get(2).map(|t| t.text.to_string()),
+            group: node.args.get(3).map(|t| t.text.to_string()),
         })
     } else {
         None
     };
     Some(Fifo {
-        path: node.args[0].text.clone(),
+        path: node.args[0].text.to_string(),
         script,
     })
 }
@@ -349,7 +349,7 @@ fn lvs_sync_daemon(b: &mut Builder<'_>, node: &Node) -> Option<LvsSyncDaemon> {
         super::host::check_interface(b, iface);
     }
     let mut sd = LvsSyncDaemon {
-        interface: iface.text.clone(),
+        interface: iface.text.to_string(),
         instance: None,
         sync_id: None,
         maxlen: None,
@@ -374,7 +374,7 @@ fn lvs_sync_daemon(b: &mut Builder<'_>, node: &Node) -> Option<LvsSyncDaemon> {
             break;
         }
         match (key.text.as_str(), val) {
-            ("inst", Some(v)) => sd.instance = Some(v.text.clone()),
+            ("inst", Some(v)) => sd.instance = Some(v.text.to_string()),
             ("id", Some(v)) => sd.sync_id = b.int_tok(v, 0, 255).map(|x| x as u8),
             ("maxlen", Some(v)) => sd.maxlen = b.int_tok(v, 1, 65535 - 20 - 8).map(|x| x as u16),
             ("port", Some(v)) => sd.port = b.int_tok(v, 1, 65535).map(|x| x as u16),
@@ -382,7 +382,7 @@ fn lvs_sync_daemon(b: &mut Builder<'_>, node: &Node) -> Option<LvsSyncDaemon> {
             ("group", Some(v)) => sd.group = b.ip_tok(v),
             _ if i == 0 => {
                 // `lvs_sync_daemon IF VI_1 ...`: the instance without `inst`.
-                sd.instance = Some(key.text.clone());
+                sd.instance = Some(key.text.to_string());
                 i += 1;
                 continue;
             }

@@ -10,8 +10,8 @@ use lvsd_ipvs::{svc_flags, Netmask, Protocol, Tunnel, TunnelCsum, TunnelType};
 
 use super::super::diag::Severity;
 use super::super::model::{
-    Config, Family, Forwarding, Method, RealServer, SorryServer, Sourced, VirtualServer,
-    VirtualServerGroup, VsTarget, VsgEntry,
+    Config, Family, Forwarding, Method, Origin, Pos, RealServer, SorryServer, Sourced,
+    VirtualServer, VirtualServerGroup, VsTarget, VsgEntry,
 };
 use super::super::tree::Node;
 use super::checker::{self, Inherit};
@@ -267,12 +267,12 @@ impl Builder<'_> {
                 self.error(&node.name, format!("`{}` needs a name", node.name.text));
                 None
             }
-            1 => Some(node.args[0].text.clone()),
+            1 => Some(node.args[0].text.to_string()),
             _ => {
                 let extra = &node.args[1];
                 let msg = format!("unexpected extra argument `{}` after the name", extra.text);
                 self.error(extra, msg);
-                Some(node.args[0].text.clone())
+                Some(node.args[0].text.to_string())
             }
         }
     }
@@ -394,7 +394,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
     let target = vs_target(b, node, cfg)?;
     let at = b.at(node.loc());
     let mut vs = VirtualServer {
-        at: at.clone(),
+        at,
         target,
         protocol: Sourced::new(Protocol::Tcp, "default"),
         scheduler: Sourced::new("wlc".to_string(), "default"),
@@ -446,7 +446,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
             "lb_algo" | "lvs_sched" => {
                 if let Some(t) = b.first_arg(c) {
                     if SCHEDULERS.contains(&t.text.as_str()) {
-                        raw.scheduler = Some(Sourced::new(t.text.clone(), set));
+                        raw.scheduler = Some(Sourced::new(t.text.to_string(), set));
                     } else {
                         let msg = format!(
                             "`{}` is not a scheduler (allowed: {})",
@@ -557,7 +557,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
                 if let Some(v) = b.int(c, 1, i32::MAX as i64) {
                     raw.weight = Some(Sourced::new(
                         v as u32,
-                        format!("inherited from virtual_server ({set})"),
+                        Origin::inherited("virtual_server", &set),
                     ));
                 }
             }
@@ -741,22 +741,21 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         .weight
         .take()
         .unwrap_or_else(|| Sourced::new(1, "default"));
-    let mut seen: HashMap<(IpAddr, u16), String> = HashMap::new();
+    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::new();
     let rs_count = rs_nodes.len();
     for rn in rs_nodes {
         if let Some(rs) = real_server(b, rn, &vs, &weight, &inherit, cfg) {
             let key = (rs.addr, rs.port.value);
             if let Some(first) = seen.get(&key) {
-                b.error(
-                    &rn.name,
-                    format!(
-                        "duplicate real_server {} (first defined at {first})",
-                        lvsd_ipvs::SocketText(key.0, key.1)
-                    ),
+                let msg = format!(
+                    "duplicate real_server {} (first defined at {})",
+                    lvsd_ipvs::SocketText(key.0, key.1),
+                    b.sources.show(first.0)
                 );
+                b.error(&rn.name, msg);
                 continue;
             }
-            seen.insert(key, rs.at.clone());
+            seen.insert(key, rs.at);
             vs.real_servers.push(rs);
         }
     }
@@ -879,7 +878,7 @@ fn vs_target(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<VsTarget>
                 b.error(t, format!("unknown virtual_server_group `{}`", t.text));
                 return None;
             }
-            Some(VsTarget::Group(t.text.clone()))
+            Some(VsTarget::Group(t.text.to_string()))
         }
         Some(_) => {
             if args.len() > 2 {
@@ -978,10 +977,8 @@ fn real_server(
             "inhibit_on_failure" => rs.inhibit_on_failure = Sourced::new(b.flag(c), set),
             "alpha" => {
                 rs.alpha = Sourced::new(b.flag(c), set.clone());
-                rs_inherit.alpha = Sourced::new(
-                    rs.alpha.value,
-                    format!("inherited from real_server ({set})"),
-                );
+                rs_inherit.alpha =
+                    Sourced::new(rs.alpha.value, Origin::inherited("real_server", &set));
             }
             "notify_up" => rs.notify_up = b.script(c),
             "notify_down" => rs.notify_down = b.script(c),
@@ -991,36 +988,31 @@ fn real_server(
                 if let Some(v) = b.int(c, 1, u32::MAX as i64) {
                     rs_inherit.retry = Some(Sourced::new(
                         v as u32,
-                        format!("inherited from real_server ({set})"),
+                        Origin::inherited("real_server", &set),
                     ));
                 }
             }
             "delay_before_retry" => {
                 if let Some(d) = b.timer(c, true) {
-                    rs_inherit.delay_before_retry = Some(Sourced::new(
-                        d,
-                        format!("inherited from real_server ({set})"),
-                    ));
+                    rs_inherit.delay_before_retry =
+                        Some(Sourced::new(d, Origin::inherited("real_server", &set)));
                 }
             }
             "warmup" => {
                 if let Some(d) = b.timer(c, true) {
-                    rs_inherit.warmup = Some(Sourced::new(
-                        d,
-                        format!("inherited from real_server ({set})"),
-                    ));
+                    rs_inherit.warmup =
+                        Some(Sourced::new(d, Origin::inherited("real_server", &set)));
                 }
             }
             "connect_timeout" => {
                 if let Some(d) = b.timer(c, false) {
                     rs_inherit.connect_timeout =
-                        Sourced::new(d, format!("inherited from real_server ({set})"));
+                        Sourced::new(d, Origin::inherited("real_server", &set));
                 }
             }
             "delay_loop" => {
                 if let Some(d) = b.timer(c, false) {
-                    rs_inherit.delay_loop =
-                        Sourced::new(d, format!("inherited from real_server ({set})"));
+                    rs_inherit.delay_loop = Sourced::new(d, Origin::inherited("real_server", &set));
                 }
             }
             name if checker::CHECKER_KEYWORDS.contains(&name) => checker_nodes.push(c),
@@ -1082,12 +1074,8 @@ fn method_name(m: Method) -> &'static str {
 }
 
 /// Turns a parent's provenance into an inherited one.
-pub fn inherited(parent: &str, from: &str) -> String {
-    if from == "default" {
-        "default".into()
-    } else {
-        format!("inherited from {parent} ({from})")
-    }
+pub fn inherited(parent: &'static str, from: &Origin) -> Origin {
+    Origin::inherited(parent, from)
 }
 
 /// Warns about groups no virtual server uses.

@@ -15,7 +15,7 @@ use std::time::Duration;
 
 use super::diag::{closest, Diagnostics, Severity};
 use super::lexer::Token;
-use super::model::{Config, Script};
+use super::model::{Config, Origin, Pos, Script};
 use super::source::{Loc, SourceMap};
 use super::tree::Node;
 
@@ -63,7 +63,7 @@ const TOP_LEVEL: &[&str] = &[
 
 /// Builds the configuration from the statement tree.
 pub fn build(
-    nodes: &[Node],
+    nodes: Vec<Node>,
     sources: &SourceMap,
     opts: &BuildOptions,
     diags: &mut Diagnostics,
@@ -75,7 +75,7 @@ pub fn build(
     };
     let mut cfg = Config::default();
     // Pass 1: the blocks others refer to.
-    for node in nodes {
+    for node in &nodes {
         match node.name.text.as_str() {
             "global_defs" => {
                 if let Some(children) = b.need_block(node) {
@@ -106,8 +106,15 @@ pub fn build(
             _ => {}
         }
     }
-    // Pass 2: everything else, in file order.
+    // Pass 2: everything else, in file order. Each statement is dropped once
+    // built, so the model reuses its memory.
+    let mut sync_nodes = Vec::new();
     for node in nodes {
+        if node.name.text == "vrrp_sync_group" {
+            sync_nodes.push(node);
+            continue;
+        }
+        let node = &node;
         let name = node.name.text.as_str();
         match name {
             "global_defs"
@@ -141,7 +148,7 @@ pub fn build(
                 let n = node
                     .args
                     .first()
-                    .map(|a| a.text.clone())
+                    .map(|a| a.text.to_string())
                     .unwrap_or_default();
                 b.diags.warning(
                     node.loc(),
@@ -167,14 +174,14 @@ pub fn build(
         }
     }
     // Pass 3: what refers to instances.
-    for node in nodes.iter().filter(|n| n.name.text == "vrrp_sync_group") {
+    for node in &sync_nodes {
         if let Some(g) = vrrp::sync_group(&mut b, node, &cfg) {
             cfg.vrrp_sync_groups.push(g);
         }
     }
     // Cross-references that need everything.
     lvs::check_groups_used(&mut b, &cfg);
-    vrrp::check_sync_members(&mut b, nodes, &cfg);
+    vrrp::check_sync_members(&mut b, &sync_nodes, &cfg);
     if let Some(sd) = &cfg.global.lvs_sync_daemon {
         if let Some(inst) = &sd.instance {
             if !cfg.vrrp_instances.iter().any(|v| &v.name == inst) {
@@ -201,12 +208,12 @@ fn line_text(n: &Node) -> String {
 
 impl Builder<'_> {
     /// `file:line:col` of a location.
-    pub fn at(&self, loc: Loc) -> String {
-        self.sources.show(loc).to_string()
+    pub fn at(&self, loc: Loc) -> Pos {
+        Pos(loc)
     }
 
-    pub fn set_at(&self, node: &Node) -> String {
-        format!("set at {}", self.at(node.loc()))
+    pub fn set_at(&self, node: &Node) -> Origin {
+        Origin::Set(node.loc())
     }
 
     pub fn error(&mut self, tok: &Token, msg: impl Into<String>) {
@@ -344,7 +351,7 @@ impl Builder<'_> {
     /// A keyword with one integer argument in `[min, max]`.
     pub fn int(&mut self, node: &Node, min: i64, max: i64) -> Option<i64> {
         let tok = self.first_arg(node)?;
-        let name = node.name.text.clone();
+        let name = node.name.text.to_string();
         match values::integer(&tok.text, min, max) {
             Ok(v) => Some(v),
             Err(e) => {
@@ -401,7 +408,7 @@ impl Builder<'_> {
     }
 
     pub fn string(&mut self, node: &Node) -> Option<String> {
-        self.first_arg(node).map(|t| t.text.clone())
+        self.first_arg(node).map(|t| t.text.to_string())
     }
 
     /// `keyword "command args" [user [group]]` (keepalived's script syntax).
@@ -409,7 +416,7 @@ impl Builder<'_> {
         if !self.arity(node, 1, 3) {
             return None;
         }
-        let command = node.args[0].text.clone();
+        let command = node.args[0].text.to_string();
         if command.trim().is_empty() {
             self.error(
                 &node.args[0],
@@ -417,7 +424,7 @@ impl Builder<'_> {
             );
             return None;
         }
-        let user = node.args.get(1).map(|t| t.text.clone());
+        let user = node.args.get(1).map(|t| t.text.to_string());
         let group = node
             .args
             .get(2)

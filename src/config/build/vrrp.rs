@@ -153,8 +153,8 @@ pub fn vrrp_script(b: &mut Builder<'_>, node: &Node) -> Option<VrrpScript> {
             "fall" => s.fall = b.int(c, 1, u32::MAX as i64).unwrap_or(1) as u32,
             "user" => {
                 if b.arity(c, 1, 2) {
-                    s.script.user = Some(c.args[0].text.clone());
-                    s.script.group = c.args.get(1).map(|t| t.text.clone());
+                    s.script.user = Some(c.args[0].text.to_string());
+                    s.script.group = c.args.get(1).map(|t| t.text.to_string());
                 }
             }
             "init_fail" => s.init_fail = b.bare(c),
@@ -254,7 +254,7 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
                     if b.opts.host_checks {
                         host::check_interface(b, t);
                     }
-                    vi.interface = Some(t.text.clone());
+                    vi.interface = Some(t.text.to_string());
                 }
             }
             "virtual_router_id" => {
@@ -367,7 +367,7 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
                 vi.use_vmac = Some(
                     c.args
                         .first()
-                        .map(|t| t.text.clone())
+                        .map(|t| t.text.to_string())
                         .unwrap_or_else(|| format!("vrrp.{}", vi.virtual_router_id)),
                 );
             }
@@ -385,7 +385,7 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
             name if INSTANCE_KEYWORDS.contains(&name) => {
                 vi.other.push((
                     name.to_string(),
-                    c.args.iter().map(|a| a.text.clone()).collect(),
+                    c.args.iter().map(|a| a.text.to_string()).collect(),
                 ));
             }
             _ => b.unknown(c, "in vrrp_instance", INSTANCE_KEYWORDS),
@@ -508,7 +508,7 @@ fn authentication(b: &mut Builder<'_>, node: &Node) -> Option<VrrpAuth> {
             }
             "auth_pass" => {
                 if let Some(t) = b.first_arg(c) {
-                    let mut p = t.text.clone();
+                    let mut p = t.text.to_string();
                     if p.len() > 8 {
                         b.warn(t, "auth_pass is longer than 8 characters: truncated to 8, as keepalived does");
                         p.truncate(8);
@@ -573,15 +573,15 @@ fn addresses(b: &mut Builder<'_>, node: &Node) -> Vec<VirtualAddress> {
                     if b.opts.host_checks {
                         host::check_interface(b, v);
                     }
-                    va.dev = Some(v.text.clone());
+                    va.dev = Some(v.text.to_string());
                     i += 2;
                 }
                 ("scope", Some(v)) => {
-                    va.scope = Some(v.text.clone());
+                    va.scope = Some(v.text.to_string());
                     i += 2;
                 }
                 ("label", Some(v)) => {
-                    va.label = Some(v.text.clone());
+                    va.label = Some(v.text.to_string());
                     i += 2;
                 }
                 ("preferred_lft" | "track_group" | "peer", Some(v)) => {
@@ -589,7 +589,7 @@ fn addresses(b: &mut Builder<'_>, node: &Node) -> Vec<VirtualAddress> {
                     i += 2;
                 }
                 ("no_track" | "home" | "-nodad" | "nodad" | "noprefixroute" | "autojoin", _) => {
-                    va.options.push(k.text.clone());
+                    va.options.push(k.text.to_string());
                     i += 1;
                 }
                 (
@@ -618,7 +618,7 @@ fn track_refs(b: &mut Builder<'_>, node: &Node, what: &str) -> Vec<TrackRef> {
     let mut out = Vec::new();
     for c in children {
         let mut r = TrackRef {
-            name: c.name.text.clone(),
+            name: c.name.text.to_string(),
             weight: None,
             reverse: false,
         };
@@ -676,9 +676,9 @@ pub fn sync_group(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<Vrrp
             "group" => {
                 if let Some(children) = b.need_block(c) {
                     for m in children {
-                        g.group.push(m.name.text.clone());
+                        g.group.push(m.name.text.to_string());
                         for a in &m.args {
-                            g.group.push(a.text.clone());
+                            g.group.push(a.text.to_string());
                         }
                     }
                 }
@@ -699,7 +699,7 @@ pub fn sync_group(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<Vrrp
             name if SYNC_KEYWORDS.contains(&name) => {
                 g.other.push((
                     name.to_string(),
-                    c.args.iter().map(|a| a.text.clone()).collect(),
+                    c.args.iter().map(|a| a.text.to_string()).collect(),
                 ));
             }
             _ => b.unknown(c, "in vrrp_sync_group", SYNC_KEYWORDS),
