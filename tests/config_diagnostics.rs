@@ -10,6 +10,7 @@ fn load(text: &str) -> Loaded {
         preprocess: PreprocessOptions {
             config_id: "lb1".into(),
             random_seed: 7,
+            ..Default::default()
         },
         ..Default::default()
     };

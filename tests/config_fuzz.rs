@@ -11,6 +11,7 @@ fn opts() -> LoadOptions {
         preprocess: PreprocessOptions {
             config_id: "lb1".into(),
             random_seed: 3,
+            max_expanded_lines: 20_000,
         },
         ..Default::default()
     }
@@ -116,10 +117,21 @@ proptest! {
 }
 
 #[test]
-fn runaway_expansion_is_bounded() {
-    let text = "~SEQ(A,1,3000) ~SEQ(B,1,3000) $Z=${A}\n";
+fn self_doubling_definition_is_bounded() {
+    let text = "$X=${X}${X}\nreal_server $X\n";
     let l = load_str(Path::new("bomb.conf"), text, &opts());
     assert!(l
         .render_diagnostics()
-        .contains("expansions produce more than 2000000 lines"));
+        .contains("longer than 65536 characters"));
+}
+
+#[test]
+fn runaway_expansion_is_bounded() {
+    let text = "~SEQ(A,1,3000) ~SEQ(B,1,3000) $Z=${A}\n";
+    let l = load_str(Path::new("bomb.conf"), text, &opts());
+    let text = l.render_diagnostics();
+    assert!(
+        text.contains("expansions produce more than 20000 lines"),
+        "{text}"
+    );
 }

@@ -38,6 +38,7 @@ fn opts(id: &str) -> LoadOptions {
         preprocess: PreprocessOptions {
             config_id: id.into(),
             random_seed: 1,
+            ..Default::default()
         },
         ..Default::default()
     }
@@ -182,10 +183,8 @@ fn seq_and_lst_expand_lines() {
 
 #[test]
 fn seqx_formats_hex() {
-    let text = format!(
-        "virtual_server 2001:db8::1 80 {{\n lb_algo rr\n lb_kind NAT\n protocol TCP\n~SEQx(X, 0x9, 0x1, 0xb) real_server 2001:db8::${{X}} 80 {{ }}\n}}\n"
-    );
-    let l = load_str(Path::new("t.conf"), &text, &opts("lb1"));
+    let text = "virtual_server 2001:db8::1 80 {\n lb_algo rr\n lb_kind NAT\n protocol TCP\n~SEQx(X, 0x9, 0x1, 0xb) real_server 2001:db8::${X} 80 { }\n}\n";
+    let l = load_str(Path::new("t.conf"), text, &opts("lb1"));
     assert!(!l.has_errors(), "{}", l.render_diagnostics());
     assert_eq!(
         rs_addrs(&l),

@@ -5,7 +5,7 @@ pub mod args;
 pub mod config_test;
 pub mod plan;
 
-use std::path::PathBuf;
+use std::path::Path;
 
 use crate::config::{self, LoadOptions, Loaded, PreprocessOptions};
 
@@ -20,7 +20,7 @@ pub mod exit {
 }
 
 /// Loads the configuration named by the common flags.
-pub fn load(file: &PathBuf, config_id: Option<&str>, host_checks: bool) -> Loaded {
+pub fn load(file: &Path, config_id: Option<&str>, host_checks: bool) -> Loaded {
     let mut pre = PreprocessOptions::default();
     if let Some(id) = config_id {
         pre.config_id = id.to_string();

@@ -19,6 +19,8 @@ pub struct PreprocessOptions {
     pub config_id: String,
     /// Seed for `${_RANDOM}` (fixed in tests).
     pub random_seed: u64,
+    /// Most lines that expansions (parameters, ~SEQ, ~LST) may produce.
+    pub max_expanded_lines: u64,
 }
 
 impl Default for PreprocessOptions {
@@ -26,6 +28,7 @@ impl Default for PreprocessOptions {
         PreprocessOptions {
             config_id: default_config_id(),
             random_seed: std::process::id() as u64,
+            max_expanded_lines: MAX_EXPANDED_LINES,
         }
     }
 }
@@ -47,7 +50,9 @@ const MAX_DEPTH: usize = 40;
 const MAX_INCLUDE_DEPTH: usize = 32;
 const MAX_SEQ_VALUES: i64 = 1_000_000;
 /// Most lines that expansions (parameters, ~SEQ, ~LST) may produce in all.
-const MAX_EXPANDED_LINES: u64 = 2_000_000;
+pub const MAX_EXPANDED_LINES: u64 = 2_000_000;
+/// Longest line parameter substitution may produce (keepalived: 1 KiB+).
+const MAX_LINE_CHARS: usize = 64 * 1024;
 
 #[derive(Debug, Clone)]
 struct Param {
@@ -325,15 +330,14 @@ impl<'a> Preprocessor<'a> {
             return;
         };
         self.lines_processed += 1;
-        if self.lines_processed > MAX_EXPANDED_LINES {
+        let limit = self.opts.max_expanded_lines;
+        if self.lines_processed > limit {
             if !self.budget_reported {
                 self.budget_reported = true;
                 self.diags.error(
                     first_loc,
                     1,
-                    format!(
-                        "expansions produce more than {MAX_EXPANDED_LINES} lines; stopping here"
-                    ),
+                    format!("expansions produce more than {limit} lines; stopping here"),
                 );
             }
             return;
@@ -446,6 +450,16 @@ impl<'a> Preprocessor<'a> {
             match value {
                 Some(lines) => {
                     replaced = true;
+                    let added: usize = lines.iter().map(Vec::len).sum();
+                    let current: usize = out.iter().map(Vec::len).sum();
+                    if current + added > MAX_LINE_CHARS {
+                        self.diags.error(
+                            loc,
+                            1,
+                            format!("parameter substitution makes this line longer than {MAX_LINE_CHARS} characters (a definition that refers to itself?)"),
+                        );
+                        return Some(Vec::new());
+                    }
                     let single = lines.len() == 1;
                     for (k, vline) in lines.into_iter().enumerate() {
                         if k > 0 {
