@@ -449,6 +449,19 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
             vi.track_interface.retain(|t| &t.name != own);
         }
     }
+    if vi.strict_mode {
+        if vi.authentication.is_some() {
+            b.warn(
+                &node.name,
+                "strict mode (vrrp_strict) does not allow authentication: it is ignored",
+            );
+            vi.authentication = None;
+        }
+        if vi.state == Some(VrrpState::Master) && vi.priority.value != 255 {
+            b.warn(&node.name, "strict mode (vrrp_strict): `state MASTER` is only for the address owner (priority 255); the instance starts as BACKUP");
+            vi.state = Some(VrrpState::Backup);
+        }
+    }
     if vi.state == Some(VrrpState::Master) && vi.nopreempt {
         b.warn(&node.name, "`nopreempt` has no effect with `state MASTER` (keepalived: the initial state must be BACKUP)");
     }
