@@ -6,6 +6,7 @@
 pub mod listing;
 pub mod model;
 pub mod ops;
+pub mod save;
 
 pub use listing::*;
 pub use model::*;

@@ -29,7 +29,9 @@ pub fn run(cli: &Cli) -> i32 {
     }
     if cli.dump {
         match crate::config::origin::with_sources(&loaded.sources, || {
-            serde_json::to_string_pretty(&loaded.config)
+            serde_json::to_value(&loaded.config)
+                .map(seconds_as_numbers)
+                .and_then(|v| serde_json::to_string_pretty(&v))
         }) {
             Ok(json) => println!("{json}"),
             Err(e) => {
@@ -42,6 +44,34 @@ pub fn run(cli: &Cli) -> i32 {
     // The process exits next: skip freeing a large configuration.
     std::mem::forget(loaded);
     code
+}
+
+/// Durations serialize as `{"secs": s, "nanos": n}`; operators read seconds.
+fn seconds_as_numbers(v: serde_json::Value) -> serde_json::Value {
+    use serde_json::Value;
+    match v {
+        Value::Object(map) => {
+            if map.len() == 2 {
+                if let (Some(Value::Number(s)), Some(Value::Number(n))) =
+                    (map.get("secs"), map.get("nanos"))
+                {
+                    if let (Some(s), Some(n)) = (s.as_u64(), n.as_u64()) {
+                        let secs = s as f64 + n as f64 / 1e9;
+                        if let Some(num) = serde_json::Number::from_f64(secs) {
+                            return Value::Number(num);
+                        }
+                    }
+                }
+            }
+            Value::Object(
+                map.into_iter()
+                    .map(|(k, v)| (k, seconds_as_numbers(v)))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.into_iter().map(seconds_as_numbers).collect()),
+        other => other,
+    }
 }
 
 pub fn plural(n: usize) -> &'static str {

@@ -35,11 +35,6 @@ pub fn run(common: &Common) -> i32 {
         Err(code) => return code,
     };
     let table = startup::startup_table(&loaded.config);
-    print!("{}", save_table_pending(&table));
+    print!("{}", lvsd_ipvs::save::save_table(&table));
     exit::OK
-}
-
-// TEMPORARY until lvsd_ipvs::format lands.
-fn save_table_pending(t: &lvsd_ipvs::Table) -> String {
-    format!("{t:?}\n")
 }

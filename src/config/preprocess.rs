@@ -209,7 +209,7 @@ impl<'a> Preprocessor<'a> {
     }
 
     fn read_lines(&mut self, file: FileId) {
-        let text = self.sources.text(file).to_string();
+        let text = self.sources.take_text(file);
         let mut pending: Vec<SrcChar> = Vec::new();
         let mut multi_def: Option<(String, Vec<Vec<SrcChar>>)> = None;
         for (idx, raw) in text.split('\n').enumerate() {
@@ -308,6 +308,7 @@ impl<'a> Preprocessor<'a> {
         if let Some((name, lines)) = multi_def.take() {
             self.params.insert(name, Param { lines });
         }
+        self.sources.restore_text(file, text);
     }
 
     /// A complete physical (or continued) line: includes are recognised

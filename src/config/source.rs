@@ -71,6 +71,21 @@ impl SourceMap {
         Some(s.strip_suffix('\r').unwrap_or(s))
     }
 
+    /// Lends a file's text out (to read it while the map is being added
+    /// to) without copying it; `restore_text` puts it back.
+    pub fn take_text(&mut self, id: FileId) -> String {
+        self.files
+            .get_mut(id.0 as usize)
+            .map(|f| std::mem::take(&mut f.text))
+            .unwrap_or_default()
+    }
+
+    pub fn restore_text(&mut self, id: FileId, text: String) {
+        if let Some(f) = self.files.get_mut(id.0 as usize) {
+            f.text = text;
+        }
+    }
+
     pub fn paths(&self) -> impl Iterator<Item = &Path> {
         self.files.iter().map(|f| f.path.as_path())
     }

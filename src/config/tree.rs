@@ -53,6 +53,8 @@ struct Level {
 pub struct TreeBuilder {
     levels: Vec<Level>,
     current: Option<Node>,
+    /// Arguments of `current`, moved into it (exactly sized) when it ends.
+    args: Vec<Token>,
     /// A statement that just ended at end of line may still take a `{` that
     /// stands on the next line.
     can_attach: bool,
@@ -66,6 +68,7 @@ impl Default for TreeBuilder {
                 owner: None,
             }],
             current: None,
+            args: Vec::new(),
             can_attach: false,
         }
     }
@@ -76,7 +79,7 @@ impl TreeBuilder {
         match tok.kind {
             TokenKind::Word => {
                 match self.current.as_mut() {
-                    Some(node) => node.args.push(tok),
+                    Some(_) => self.args.push(tok),
                     None => {
                         self.current = Some(Node {
                             name: tok,
@@ -88,13 +91,13 @@ impl TreeBuilder {
                 self.can_attach = false;
             }
             TokenKind::Eol => {
-                if let Some(node) = self.current.take() {
+                if let Some(node) = self.take_current() {
                     push_node(&mut self.levels, node);
                     self.can_attach = true;
                 }
             }
             TokenKind::Open => {
-                let owner = match self.current.take() {
+                let owner = match self.take_current() {
                     Some(node) => Some(node),
                     None if self.can_attach => self
                         .levels
@@ -123,7 +126,7 @@ impl TreeBuilder {
                 self.can_attach = false;
             }
             TokenKind::Close => {
-                if let Some(node) = self.current.take() {
+                if let Some(node) = self.take_current() {
                     push_node(&mut self.levels, node);
                 }
                 if self.levels.len() == 1 {
@@ -136,8 +139,15 @@ impl TreeBuilder {
         }
     }
 
+    /// The statement being read, with its arguments.
+    fn take_current(&mut self) -> Option<Node> {
+        let mut node = self.current.take()?;
+        node.args = self.args.drain(..).collect();
+        Some(node)
+    }
+
     pub fn finish(mut self, diags: &mut Diagnostics) -> Vec<Node> {
-        if let Some(node) = self.current.take() {
+        if let Some(node) = self.take_current() {
             push_node(&mut self.levels, node);
         }
         while self.levels.len() > 1 {
