@@ -219,3 +219,15 @@ fn crlf_tabs_continuations_and_one_line_blocks() {
     assert_eq!(rs_addrs(&l), ["10.0.0.11:80", "10.0.0.12:80"]);
     assert_eq!(l.config.virtual_servers[0].real_servers[0].weight.value, 2);
 }
+
+#[test]
+fn definitions_after_their_users_still_resolve() {
+    // keepalived resolves groups, track files and scripts after parsing the
+    // whole file; lvsd's streaming build must fall back to the same result.
+    let text = "virtual_server group late {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 10.0.0.11 80 {\n  FILE_CHECK {\n   track_file tf\n  }\n }\n}\nvirtual_server_group late {\n 10.0.0.1 80\n}\ntrack_file tf {\n file /tmp/x\n}\nglobal_defs {\n checker_log_all_failures\n}\n";
+    let l = load_str(Path::new("t.conf"), text, &opts("lb1"));
+    assert!(!l.has_errors(), "{}", l.render_diagnostics());
+    assert_eq!(l.config.virtual_servers.len(), 1);
+    let chk = &l.config.virtual_servers[0].real_servers[0].checkers[0];
+    assert!(chk.timing.log_all_failures);
+}

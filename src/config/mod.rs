@@ -58,20 +58,31 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Loaded {
     load_with(opts, |pre| pre.read_text(path, text.to_string()))
 }
 
-fn load_with(opts: &LoadOptions, read: impl FnOnce(&mut preprocess::Preprocessor<'_>)) -> Loaded {
+fn load_with(opts: &LoadOptions, read: impl Fn(&mut preprocess::Preprocessor<'_>)) -> Loaded {
+    // Fast path: build each top-level block as soon as it is read.
     let mut diags = Diagnostics::default();
-    let t0 = std::time::Instant::now();
+    let streamed = {
+        let mut pre = preprocess::Preprocessor::new(&opts.preprocess, &mut diags);
+        pre.stream_into(build::StreamBuilder::default(), opts.build.clone());
+        read(&mut pre);
+        pre.finish_streaming()
+    };
+    if let Some((config, sources, false)) = streamed {
+        return Loaded {
+            config,
+            diagnostics: diags,
+            sources,
+        };
+    }
+    // A definition came after a block using it: build from the whole tree,
+    // definitions first, as keepalived resolves references.
+    let mut diags = Diagnostics::default();
     let (nodes, sources) = {
         let mut pre = preprocess::Preprocessor::new(&opts.preprocess, &mut diags);
         read(&mut pre);
         pre.finish()
     };
-    let t1 = t0.elapsed();
     let config = build::build(nodes, &sources, &opts.build, &mut diags);
-    let t3 = t0.elapsed();
-    if std::env::var_os("LVSD_PROFILE").is_some() {
-        eprintln!("lex+tree {t1:?} build {t3:?}");
-    }
     Loaded {
         config,
         diagnostics: diags,

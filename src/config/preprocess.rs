@@ -6,9 +6,11 @@
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
+use super::build::{BuildOptions, StreamBuilder};
 use super::diag::{Class, Diagnostic, Diagnostics, Severity};
 use super::glob;
 use super::lexer::{self, SrcChar, Token, TokenKind};
+use super::model::Config;
 use super::source::{FileId, Loc, SourceMap};
 use super::tree::{Node, TreeBuilder};
 
@@ -97,6 +99,8 @@ pub struct Preprocessor<'a> {
     /// Tokens of the line being processed, fed to `tree` after each line.
     tokens: Vec<Token>,
     tree: TreeBuilder,
+    /// When set, complete top-level statements are built as they arrive.
+    stream: Option<(StreamBuilder, BuildOptions)>,
     /// Canonical paths of the files being read (include cycle detection).
     stack: Vec<PathBuf>,
     /// Directory of each file being read (`${_PWD}`, relative includes).
@@ -117,6 +121,7 @@ impl<'a> Preprocessor<'a> {
             params: HashMap::new(),
             tokens: Vec::new(),
             tree: TreeBuilder::default(),
+            stream: None,
             stack: Vec::new(),
             dirs: Vec::new(),
             include_check: IncludeCheck::default(),
@@ -176,10 +181,35 @@ impl<'a> Preprocessor<'a> {
         (nodes, self.sources)
     }
 
+    /// Builds top-level statements as soon as they are complete (see
+    /// `StreamBuilder`), instead of keeping the whole tree.
+    pub fn stream_into(&mut self, builder: StreamBuilder, opts: BuildOptions) {
+        self.stream = Some((builder, opts));
+    }
+
+    /// Finishes a streaming read: the configuration, the sources, and whether
+    /// a definition came after its users (then build again with `build`).
+    pub fn finish_streaming(mut self) -> Option<(Config, SourceMap, bool)> {
+        self.flush();
+        let rest = std::mem::take(&mut self.tree).finish(self.diags);
+        let (mut sb, opts) = self.stream.take()?;
+        for node in rest {
+            sb.add(node, &self.sources, &opts, self.diags);
+        }
+        let violation = sb.order_violation;
+        let cfg = sb.finish(&self.sources, &opts, self.diags);
+        Some((cfg, self.sources, violation))
+    }
+
     /// Hands the tokens produced so far to the tree builder.
     fn flush(&mut self) {
         for tok in self.tokens.drain(..) {
             self.tree.feed(tok, self.diags);
+        }
+        if let Some((sb, opts)) = self.stream.as_mut() {
+            for node in self.tree.take_completed() {
+                sb.add(node, &self.sources, opts, self.diags);
+            }
         }
     }
 

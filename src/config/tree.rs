@@ -139,6 +139,21 @@ impl TreeBuilder {
         }
     }
 
+    /// Top-level statements that are complete and can no longer change
+    /// (a statement that just ended may still take a `{` on the next line).
+    pub fn take_completed(&mut self) -> Vec<Node> {
+        if self.levels.len() != 1 || self.current.is_some() {
+            return Vec::new();
+        }
+        let keep = usize::from(self.can_attach);
+        let nodes = &mut self.levels[0].nodes;
+        if nodes.len() <= keep {
+            return Vec::new();
+        }
+        let n = nodes.len() - keep;
+        nodes.drain(..n).collect()
+    }
+
     /// The statement being read, with its arguments.
     fn take_current(&mut self) -> Option<Node> {
         let mut node = self.current.take()?;

@@ -743,6 +743,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         .unwrap_or_else(|| Sourced::new(1, "default"));
     let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::new();
     let rs_count = rs_nodes.len();
+    vs.real_servers.reserve_exact(rs_count);
     for rn in rs_nodes {
         if let Some(rs) = real_server(b, rn, &vs, &weight, &inherit, cfg) {
             let key = (rs.addr, rs.port.value);
@@ -1057,6 +1058,7 @@ fn real_server(
             "a real_server may differ in address family from its virtual_server only with TUN forwarding",
         );
     }
+    rs.checkers.reserve_exact(checker_nodes.len());
     for c in checker_nodes {
         if let Some(chk) = checker::checker(b, c, &rs, vs, &rs_inherit, cfg) {
             rs.checkers.push(chk);

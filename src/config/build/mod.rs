@@ -61,141 +61,204 @@ const TOP_LEVEL: &[&str] = &[
     "include_check",
 ];
 
-/// Builds the configuration from the statement tree.
+/// Whether a top-level block is one others refer to (built first).
+fn is_definition(name: &str) -> bool {
+    matches!(
+        name,
+        "global_defs"
+            | "SSL"
+            | "track_file"
+            | "vrrp_track_file"
+            | "vrrp_script"
+            | "virtual_server_group"
+    )
+}
+
+/// Builds the configuration one top-level statement at a time, so a large
+/// file never needs its whole statement tree in memory. Definitions
+/// (global_defs, groups, scripts, track files) must come before what uses
+/// them for this to equal keepalived's order-independent result; when one
+/// comes after, `order_violation` is set and the caller builds again with
+/// `build` (which orders definitions first).
+#[derive(Default)]
+pub struct StreamBuilder {
+    cfg: Config,
+    sync_nodes: Vec<Node>,
+    built_users: bool,
+    pub order_violation: bool,
+}
+
+impl StreamBuilder {
+    pub fn add(
+        &mut self,
+        node: Node,
+        sources: &SourceMap,
+        opts: &BuildOptions,
+        diags: &mut Diagnostics,
+    ) {
+        let mut b = Builder {
+            diags,
+            sources,
+            opts,
+        };
+        let name = node.name.text.as_str();
+        if is_definition(name) {
+            if self.built_users {
+                self.order_violation = true;
+            }
+            add_definition(&mut b, &node, &mut self.cfg);
+            return;
+        }
+        if name == "vrrp_sync_group" {
+            self.sync_nodes.push(node);
+            return;
+        }
+        if matches!(name, "virtual_server" | "vrrp_instance") {
+            self.built_users = true;
+        }
+        add_statement(&mut b, &node, &mut self.cfg);
+    }
+
+    pub fn finish(
+        self,
+        sources: &SourceMap,
+        opts: &BuildOptions,
+        diags: &mut Diagnostics,
+    ) -> Config {
+        let mut b = Builder {
+            diags,
+            sources,
+            opts,
+        };
+        let mut cfg = self.cfg;
+        let sync_nodes = self.sync_nodes;
+        // What refers to instances.
+        for node in &sync_nodes {
+            if let Some(g) = vrrp::sync_group(&mut b, node, &cfg) {
+                cfg.vrrp_sync_groups.push(g);
+            }
+        }
+        // Cross-references that need everything.
+        lvs::check_groups_used(&mut b, &cfg);
+        vrrp::check_sync_members(&mut b, &sync_nodes, &cfg);
+        if let Some(sd) = &cfg.global.lvs_sync_daemon {
+            if let Some(inst) = &sd.instance {
+                if !cfg.vrrp_instances.iter().any(|v| &v.name == inst) {
+                    b.diags.global(
+                        Severity::Error,
+                        format!("lvs_sync_daemon refers to unknown vrrp_instance `{inst}`"),
+                    );
+                }
+            }
+            if b.opts.host_checks {
+                host::check_interface_exists_global(&mut b, &sd.interface, "lvs_sync_daemon");
+            }
+        }
+        cfg
+    }
+}
+
+/// Builds the configuration from a whole statement tree: definitions first
+/// (keepalived resolves references after parsing everything), then the rest
+/// in file order, each statement dropped once built.
 pub fn build(
     nodes: Vec<Node>,
     sources: &SourceMap,
     opts: &BuildOptions,
     diags: &mut Diagnostics,
 ) -> Config {
-    let mut b = Builder {
-        diags,
-        sources,
-        opts,
-    };
-    let mut cfg = Config::default();
-    // Pass 1: the blocks others refer to.
-    for node in &nodes {
-        match node.name.text.as_str() {
-            "global_defs" => {
-                if let Some(children) = b.need_block(node) {
-                    b.no_args(node);
-                    global::global_defs(&mut b, children, &mut cfg.global);
-                }
+    let mut sb = StreamBuilder::default();
+    let (defs, rest): (Vec<Node>, Vec<Node>) =
+        nodes.into_iter().partition(|n| is_definition(&n.name.text));
+    for node in defs.into_iter().chain(rest) {
+        sb.add(node, sources, opts, diags);
+    }
+    sb.order_violation = false;
+    sb.finish(sources, opts, diags)
+}
+
+fn add_definition(b: &mut Builder<'_>, node: &Node, cfg: &mut Config) {
+    match node.name.text.as_str() {
+        "global_defs" => {
+            if let Some(children) = b.need_block(node) {
+                b.no_args(node);
+                global::global_defs(b, children, &mut cfg.global);
             }
-            "SSL" => {
-                if let Some(children) = b.need_block(node) {
-                    cfg.ssl = Some(global::ssl(&mut b, children));
-                }
+        }
+        "SSL" => {
+            if let Some(children) = b.need_block(node) {
+                cfg.ssl = Some(global::ssl(b, children));
             }
-            "track_file" | "vrrp_track_file" => {
-                if let Some(tf) = checker::track_file(&mut b, node) {
-                    cfg.track_files.push(tf);
-                }
+        }
+        "track_file" | "vrrp_track_file" => {
+            if let Some(tf) = checker::track_file(b, node) {
+                cfg.track_files.push(tf);
             }
-            "vrrp_script" => {
-                if let Some(s) = vrrp::vrrp_script(&mut b, node) {
-                    cfg.vrrp_scripts.push(s);
-                }
+        }
+        "vrrp_script" => {
+            if let Some(s) = vrrp::vrrp_script(b, node) {
+                cfg.vrrp_scripts.push(s);
             }
-            "virtual_server_group" => {
-                if let Some(g) = lvs::vs_group(&mut b, node) {
-                    cfg.vs_groups.push(g);
-                }
+        }
+        _ => {
+            if let Some(g) = lvs::vs_group(b, node) {
+                cfg.vs_groups.push(g);
             }
-            _ => {}
         }
     }
-    // Pass 2: everything else, in file order. Each statement is dropped once
-    // built, so the model reuses its memory.
-    let mut sync_nodes = Vec::new();
-    for node in nodes {
-        if node.name.text == "vrrp_sync_group" {
-            sync_nodes.push(node);
-            continue;
+}
+
+fn add_statement(b: &mut Builder<'_>, node: &Node, cfg: &mut Config) {
+    let name = node.name.text.as_str();
+    match name {
+        "virtual_server" => {
+            if let Some(vs) = lvs::virtual_server(b, node, cfg) {
+                cfg.virtual_servers.push(vs);
+            }
         }
-        let node = &node;
-        let name = node.name.text.as_str();
-        match name {
-            "global_defs"
-            | "SSL"
-            | "track_file"
-            | "vrrp_track_file"
-            | "vrrp_script"
-            | "virtual_server_group" => {}
-            "virtual_server" => {
-                if let Some(vs) = lvs::virtual_server(&mut b, node, &cfg) {
-                    cfg.virtual_servers.push(vs);
+        "vrrp_instance" => {
+            if let Some(vi) = vrrp::vrrp_instance(b, node, cfg) {
+                cfg.vrrp_instances.push(vi);
+            }
+        }
+        "static_ipaddress" | "static_routes" | "static_rules" => {
+            if let Some(children) = b.need_block(node) {
+                let lines: Vec<String> = children.iter().map(line_text).collect();
+                match name {
+                    "static_ipaddress" => cfg.static_ipaddress.extend(lines),
+                    "static_routes" => cfg.static_routes.extend(lines),
+                    _ => cfg.static_rules.extend(lines),
                 }
             }
-            "vrrp_instance" => {
-                if let Some(vi) = vrrp::vrrp_instance(&mut b, node, &cfg) {
-                    cfg.vrrp_instances.push(vi);
-                }
-            }
-            "vrrp_sync_group" => {}
-            "static_ipaddress" | "static_routes" | "static_rules" => {
-                if let Some(children) = b.need_block(node) {
-                    let lines: Vec<String> = children.iter().map(line_text).collect();
-                    match name {
-                        "static_ipaddress" => cfg.static_ipaddress.extend(lines),
-                        "static_routes" => cfg.static_routes.extend(lines),
-                        _ => cfg.static_rules.extend(lines),
-                    }
-                }
-            }
-            "bfd_instance" => {
-                let n = node
-                    .args
-                    .first()
-                    .map(|a| a.text.to_string())
-                    .unwrap_or_default();
-                b.diags.warning(
-                    node.loc(),
-                    node.name.len as usize,
-                    format!("bfd_instance `{n}` is parsed but BFD is not supported by lvsd"),
-                );
-                cfg.bfd_instances.push(n);
-            }
-            "linkbeat_interfaces"
-            | "garp_group"
-            | "vrrp_track_process"
-            | "static_track_group"
-            | "net_namespace"
-            | "net_namespace_ipvs"
-            | "namespace_with_ipsets"
-            | "instance"
-            | "use_pid_dir"
-            | "child_wait_time"
-            | "include_check" => {
-                cfg.other_blocks.push(name.to_string());
-            }
-            _ => b.unknown(node, "at top level", TOP_LEVEL),
         }
+        "bfd_instance" => {
+            let n = node
+                .args
+                .first()
+                .map(|a| a.text.to_string())
+                .unwrap_or_default();
+            b.diags.warning(
+                node.loc(),
+                node.name.len as usize,
+                format!("bfd_instance `{n}` is parsed but BFD is not supported by lvsd"),
+            );
+            cfg.bfd_instances.push(n);
+        }
+        "linkbeat_interfaces"
+        | "garp_group"
+        | "vrrp_track_process"
+        | "static_track_group"
+        | "net_namespace"
+        | "net_namespace_ipvs"
+        | "namespace_with_ipsets"
+        | "instance"
+        | "use_pid_dir"
+        | "child_wait_time"
+        | "include_check" => {
+            cfg.other_blocks.push(name.to_string());
+        }
+        _ => b.unknown(node, "at top level", TOP_LEVEL),
     }
-    // Pass 3: what refers to instances.
-    for node in &sync_nodes {
-        if let Some(g) = vrrp::sync_group(&mut b, node, &cfg) {
-            cfg.vrrp_sync_groups.push(g);
-        }
-    }
-    // Cross-references that need everything.
-    lvs::check_groups_used(&mut b, &cfg);
-    vrrp::check_sync_members(&mut b, &sync_nodes, &cfg);
-    if let Some(sd) = &cfg.global.lvs_sync_daemon {
-        if let Some(inst) = &sd.instance {
-            if !cfg.vrrp_instances.iter().any(|v| &v.name == inst) {
-                b.diags.global(
-                    Severity::Error,
-                    format!("lvs_sync_daemon refers to unknown vrrp_instance `{inst}`"),
-                );
-            }
-        }
-        if b.opts.host_checks {
-            host::check_interface_exists_global(&mut b, &sd.interface, "lvs_sync_daemon");
-        }
-    }
-    cfg
 }
 
 /// A statement as one line of text (for blocks lvsd keeps as written).
