@@ -231,3 +231,30 @@ fn definitions_after_their_users_still_resolve() {
     let chk = &l.config.virtual_servers[0].real_servers[0].checkers[0];
     assert!(chk.timing.log_all_failures);
 }
+
+#[test]
+fn insecure_scripts_exit_6_under_enable_script_security() {
+    use std::os::unix::fs::PermissionsExt;
+    let d = TempDir::new("scriptsec");
+    let dir = d.0.join("open");
+    fs::create_dir_all(&dir).unwrap();
+    fs::set_permissions(&dir, fs::Permissions::from_mode(0o777)).unwrap();
+    let script = dir.join("check.sh");
+    fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+    fs::set_permissions(&script, fs::Permissions::from_mode(0o755)).unwrap();
+    let text = format!(
+        "global_defs {{\n enable_script_security\n}}\n{VS_OPEN}real_server 10.0.0.11 80 {{\n MISC_CHECK {{\n  misc_path \"{} arg\"\n }}\n}}\n}}\n",
+        script.display()
+    );
+    let main = d.write("main.conf", &text);
+    let mut o = opts("lb1");
+    o.build.host_checks = true;
+    let l = load_file(&main, &o);
+    let t = l.render_diagnostics();
+    assert_eq!(l.diagnostics.exit_code(), 6, "{t}");
+    assert!(t.contains("script security: refusing"), "{t}");
+    assert!(t.contains("is writable by everyone (mode 777)"), "{t}");
+    // Without enable_script_security the same file is valid.
+    let main = d.write("plain.conf", &text.replace(" enable_script_security\n", ""));
+    assert_eq!(load_file(&main, &o).diagnostics.exit_code(), 0);
+}
