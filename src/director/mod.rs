@@ -3,3 +3,4 @@
 
 pub mod services;
 pub mod startup;
+pub mod state;
