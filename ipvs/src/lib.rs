@@ -3,9 +3,13 @@
 //! Codec, client, and the desired-state diff/apply engine. Knows nothing of
 //! keepalived.conf or health checks.
 
+pub mod diff;
 pub mod listing;
+pub mod memory;
 pub mod model;
 pub mod ops;
+pub mod owned;
+pub mod reconcile;
 pub mod save;
 
 pub use listing::*;
