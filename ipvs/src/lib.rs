@@ -4,9 +4,11 @@
 //! keepalived.conf or health checks.
 
 pub mod diff;
+pub mod error;
 pub mod listing;
 pub mod memory;
 pub mod model;
+pub mod netlink;
 pub mod ops;
 pub mod owned;
 pub mod reconcile;

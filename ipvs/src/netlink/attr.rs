@@ -1,0 +1,159 @@
+//! Netlink attributes as IPVS uses them: a small tree of typed values that
+//! encodes with the rust-netlink `Nla` machinery, and tolerant readers for
+//! kernel replies (nested flag optional, unknown attributes skipped).
+
+use netlink_packet_core::{DecodeError, Emitable, Nla, NlaBuffer, NlasIterator, NLA_F_NESTED};
+
+/// Mask that strips the NESTED / NET_BYTEORDER flags from an attribute type.
+pub const TYPE_MASK: u16 = 0x3fff;
+
+/// An attribute to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attr {
+    U8(u16, u8),
+    U16(u16, u16),
+    /// A u16 in network byte order (ports).
+    U16Be(u16, u16),
+    U32(u16, u32),
+    /// A u32 whose bytes are given as they go on the wire (IPv4 netmask).
+    U32Raw(u16, [u8; 4]),
+    Bytes(u16, Vec<u8>),
+    /// A NUL-terminated string.
+    Str(u16, String),
+    /// A nested attribute; sent with NLA_F_NESTED, as libnl does.
+    Nested(u16, Vec<Attr>),
+}
+
+impl Nla for Attr {
+    fn value_len(&self) -> usize {
+        match self {
+            Attr::U8(..) => 1,
+            Attr::U16(..) | Attr::U16Be(..) => 2,
+            Attr::U32(..) | Attr::U32Raw(..) => 4,
+            Attr::Bytes(_, b) => b.len(),
+            Attr::Str(_, s) => s.len() + 1,
+            Attr::Nested(_, v) => v.as_slice().buffer_len(),
+        }
+    }
+
+    fn kind(&self) -> u16 {
+        match self {
+            Attr::Nested(k, _) => *k | NLA_F_NESTED,
+            Attr::U8(k, _)
+            | Attr::U16(k, _)
+            | Attr::U16Be(k, _)
+            | Attr::U32(k, _)
+            | Attr::U32Raw(k, _)
+            | Attr::Bytes(k, _)
+            | Attr::Str(k, _) => *k,
+        }
+    }
+
+    fn emit_value(&self, buf: &mut [u8]) {
+        match self {
+            Attr::U8(_, v) => buf[0] = *v,
+            Attr::U16(_, v) => buf[..2].copy_from_slice(&v.to_ne_bytes()),
+            Attr::U16Be(_, v) => buf[..2].copy_from_slice(&v.to_be_bytes()),
+            Attr::U32(_, v) => buf[..4].copy_from_slice(&v.to_ne_bytes()),
+            Attr::U32Raw(_, v) => buf[..4].copy_from_slice(v),
+            Attr::Bytes(_, b) => buf[..b.len()].copy_from_slice(b),
+            Attr::Str(_, s) => {
+                buf[..s.len()].copy_from_slice(s.as_bytes());
+                buf[s.len()] = 0;
+            }
+            Attr::Nested(_, v) => v.as_slice().emit(buf),
+        }
+    }
+}
+
+/// One received attribute: its type (flags masked) and value bytes.
+#[derive(Debug, Clone, Copy)]
+pub struct RawAttr<'a> {
+    pub kind: u16,
+    pub value: &'a [u8],
+}
+
+/// The attributes in `buf`, flags masked. A malformed attribute ends the
+/// list with an error.
+pub fn parse_attrs(buf: &[u8]) -> Result<Vec<RawAttr<'_>>, DecodeError> {
+    let mut out = Vec::new();
+    for nla in NlasIterator::new(buf) {
+        let nla: NlaBuffer<&[u8]> = nla?;
+        let kind = nla.kind() & TYPE_MASK;
+        let len = nla.length() as usize;
+        let inner: &[u8] = nla.into_inner();
+        let value = inner.get(4..len.min(inner.len())).unwrap_or(&[]);
+        out.push(RawAttr { kind, value });
+    }
+    Ok(out)
+}
+
+/// Typed readers for attribute values, with errors that say what was wrong.
+impl RawAttr<'_> {
+    fn need(&self, n: usize, what: &str) -> Result<(), DecodeError> {
+        if self.value.len() < n {
+            return Err(DecodeError::from(format!(
+                "{what}: attribute {} has {} bytes, expected {n}",
+                self.kind,
+                self.value.len()
+            )));
+        }
+        Ok(())
+    }
+
+    pub fn u8(&self, what: &str) -> Result<u8, DecodeError> {
+        self.need(1, what)?;
+        Ok(self.value[0])
+    }
+
+    pub fn u16(&self, what: &str) -> Result<u16, DecodeError> {
+        self.need(2, what)?;
+        Ok(u16::from_ne_bytes([self.value[0], self.value[1]]))
+    }
+
+    pub fn u16_be(&self, what: &str) -> Result<u16, DecodeError> {
+        self.need(2, what)?;
+        Ok(u16::from_be_bytes([self.value[0], self.value[1]]))
+    }
+
+    pub fn u32(&self, what: &str) -> Result<u32, DecodeError> {
+        self.need(4, what)?;
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&self.value[..4]);
+        Ok(u32::from_ne_bytes(b))
+    }
+
+    pub fn u32_raw(&self, what: &str) -> Result<[u8; 4], DecodeError> {
+        self.need(4, what)?;
+        let mut b = [0u8; 4];
+        b.copy_from_slice(&self.value[..4]);
+        Ok(b)
+    }
+
+    pub fn u64(&self, what: &str) -> Result<u64, DecodeError> {
+        self.need(8, what)?;
+        let mut b = [0u8; 8];
+        b.copy_from_slice(&self.value[..8]);
+        Ok(u64::from_ne_bytes(b))
+    }
+
+    /// A counter that may be 4 or 8 bytes (STATS vs STATS64).
+    pub fn counter(&self, what: &str) -> Result<u64, DecodeError> {
+        match self.value.len() {
+            n if n >= 8 => self.u64(what),
+            4..=7 => self.u32(what).map(u64::from),
+            _ => self.need(4, what).map(|_| 0),
+        }
+    }
+
+    /// A NUL-terminated (or unterminated) string.
+    pub fn string(&self, what: &str) -> Result<String, DecodeError> {
+        let end = self
+            .value
+            .iter()
+            .position(|&b| b == 0)
+            .unwrap_or(self.value.len());
+        String::from_utf8(self.value[..end].to_vec())
+            .map_err(|_| DecodeError::from(format!("{what}: not UTF-8")))
+    }
+}
