@@ -9,6 +9,8 @@ fn main() {
     let cli = Cli::parse();
     let code = match &cli.command {
         Some(Command::Plan) => cli::plan::run(&cli.common),
+        Some(Command::List(a)) => cli::list::run(a),
+        Some(Command::Apply(a)) => cli::apply::run(&cli.common, a),
         None if cli.config_test => cli::config_test::run(&cli),
         None => {
             // The daemon arrives with the director issue; until then refuse

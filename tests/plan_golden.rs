@@ -130,3 +130,21 @@ fn dump_shows_effective_values_and_their_origin() {
     assert_eq!(timing["warmup"]["value"], 6.0);
     assert_eq!(timing["warmup"]["from"], "default: equal to delay_loop");
 }
+
+#[test]
+fn list_without_ipvs_is_one_line_and_exit_2() {
+    let out = Command::new(env!("CARGO_BIN_EXE_lvsd"))
+        .args(["list", "-n"])
+        .output()
+        .unwrap();
+    if Path::new("/proc/net/ip_vs").exists() {
+        // A kernel with IPVS (the lab): the listing starts with the header.
+        assert_eq!(out.status.code(), Some(0));
+        assert!(String::from_utf8_lossy(&out.stdout).starts_with("IP Virtual Server version"));
+    } else {
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(err.contains("modprobe ip_vs"), "{err}");
+    }
+}

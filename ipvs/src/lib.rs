@@ -5,6 +5,7 @@
 
 pub mod diff;
 pub mod error;
+pub mod list;
 pub mod listing;
 pub mod memory;
 pub mod model;

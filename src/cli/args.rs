@@ -80,4 +80,41 @@ pub enum Command {
     /// Print the IPVS table lvsd would program at start-up, in
     /// `ipvsadm -Sn` format.
     Plan,
+    /// List the kernel IPVS table exactly as `ipvsadm -L -n` does.
+    List(ListArgs),
+    /// Program the start-up table (what `plan` prints) once and exit.
+    Apply(ApplyArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ListArgs {
+    /// Numeric output (always numeric; accepted for ipvsadm compatibility).
+    #[arg(short = 'n', long)]
+    pub numeric: bool,
+    /// Save format, as `ipvsadm -S -n`.
+    #[arg(short = 'S', long = "save")]
+    pub save: bool,
+    #[arg(long)]
+    pub stats: bool,
+    #[arg(long)]
+    pub rate: bool,
+    /// Exact numbers (no K/M/G/T).
+    #[arg(long)]
+    pub exact: bool,
+    #[arg(long)]
+    pub thresholds: bool,
+    #[arg(long = "persistent-conn")]
+    pub persistent_conn: bool,
+    #[arg(long = "tun-info")]
+    pub tun_info: bool,
+    /// JSON for tools (services, destinations, counters, statistics).
+    #[arg(long)]
+    pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct ApplyArgs {
+    /// The record of services lvsd owns (only these are changed or removed).
+    #[arg(long = "owned-file", default_value = lvsd_ipvs::owned::DEFAULT_PATH)]
+    pub owned_file: String,
 }

@@ -1,8 +1,10 @@
 //! Command-line interface: keepalived-compatible daemon flags plus lvsd's
 //! subcommands (`plan`, `apply`, `list`, `genhash`, ...).
 
+pub mod apply;
 pub mod args;
 pub mod config_test;
+pub mod list;
 pub mod plan;
 
 use std::path::Path;
