@@ -38,9 +38,13 @@ pub fn describe_errno(errno: i32, op: Option<&Operation>) -> String {
         (libc::EEXIST, Some(AddService(_))) => "service already exists".into(),
         (libc::EEXIST, Some(AddDest(..))) => "destination already exists".into(),
         (libc::ESRCH, _) => "no such service".into(),
-        (libc::ENOENT, Some(AddService(s)) | Some(EditService(s))) => {
-            format!("scheduler module ip_vs_{} is not available", s.scheduler)
-        }
+        (libc::ENOENT, Some(AddService(s)) | Some(EditService(s))) => match &s.pe_name {
+            Some(pe) => format!(
+                "scheduler module ip_vs_{} or persistence engine ip_vs_pe_{pe} is not available",
+                s.scheduler
+            ),
+            None => format!("scheduler module ip_vs_{} is not available", s.scheduler),
+        },
         (libc::ENOENT, Some(EditDest(..)) | Some(DelDest(..))) => "no such destination".into(),
         (libc::EAFNOSUPPORT, _) => "IPv6 is not supported by this kernel's IPVS".into(),
         (libc::ERANGE, _) => "weight or threshold out of range".into(),
@@ -51,21 +55,5 @@ pub fn describe_errno(errno: i32, op: Option<&Operation>) -> String {
 }
 
 fn op_name(op: &Operation) -> String {
-    match op {
-        Operation::AddService(s) => format!("add service {}", s.key),
-        Operation::EditService(s) => format!("edit service {}", s.key),
-        Operation::DelService(k) => format!("delete service {k}"),
-        Operation::AddDest(k, d) => format!(
-            "add destination {} to {k}",
-            crate::SocketText(d.addr, d.port)
-        ),
-        Operation::EditDest(k, d) => format!(
-            "edit destination {} of {k}",
-            crate::SocketText(d.addr, d.port)
-        ),
-        Operation::DelDest(k, d) => format!(
-            "delete destination {} of {k}",
-            crate::SocketText(d.addr, d.port)
-        ),
-    }
+    op.to_string()
 }

@@ -5,6 +5,8 @@
 
 pub mod diff;
 pub mod error;
+pub mod fake;
+pub mod format;
 pub mod list;
 pub mod listing;
 pub mod memory;

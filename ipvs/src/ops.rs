@@ -22,6 +22,52 @@ pub enum Operation {
     DelDest(ServiceKey, DestKey),
 }
 
+impl std::fmt::Display for Operation {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::model::SocketText;
+        match self {
+            Operation::AddService(s) => write!(f, "add service {}", s.key),
+            Operation::EditService(s) => write!(f, "edit service {}", s.key),
+            Operation::DelService(k) => write!(f, "delete service {k}"),
+            Operation::AddDest(k, d) => {
+                write!(f, "add destination {} to {k}", SocketText(d.addr, d.port))
+            }
+            Operation::EditDest(k, d) => {
+                write!(f, "edit destination {} of {k}", SocketText(d.addr, d.port))
+            }
+            Operation::DelDest(k, d) => write!(
+                f,
+                "delete destination {} of {k}",
+                SocketText(d.addr, d.port)
+            ),
+        }
+    }
+}
+
+impl Operation {
+    /// The service this operation is about.
+    pub fn service_key(&self) -> ServiceKey {
+        match self {
+            Operation::AddService(s) | Operation::EditService(s) => s.key,
+            Operation::DelService(k)
+            | Operation::AddDest(k, _)
+            | Operation::EditDest(k, _)
+            | Operation::DelDest(k, _) => *k,
+        }
+    }
+}
+
+/// The Linux errno values IPVS operations fail with (positive, as in
+/// `OpError::errno`).
+pub mod errno {
+    pub const ENOENT: i32 = 2;
+    pub const ESRCH: i32 = 3;
+    pub const EEXIST: i32 = 17;
+    pub const EINVAL: i32 = 22;
+    pub const ERANGE: i32 = 34;
+    pub const EAFNOSUPPORT: i32 = 97;
+}
+
 /// Why one operation failed. `errno` is the kernel's positive errno.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{message}")]

@@ -46,7 +46,7 @@ pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
         return exit::RUNTIME;
     }
     for (op, e) in &report.failed {
-        eprintln!("lvsd: {op:?}: {e}");
+        eprintln!("lvsd: {op}: {e}");
     }
     eprintln!(
         "lvsd: applied {} operation{}, {} failed",
