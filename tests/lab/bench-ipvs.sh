@@ -1,0 +1,41 @@
+#!/bin/sh
+# Benchmark (prints figures, asserts nothing): load 2,000 services x 20
+# destinations (42,000 entries) into a fresh network namespace with
+# `lvsd apply`, then with keepalived 2.2.7 (-C, no checkers) in another,
+# and time a no-op reconcile of the full table.
+set -e
+. scripts/lab.d/guest-lib.sh
+LVSD=${LVSD:-target/release/lvsd}
+now() { date +%s.%N; }
+secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
+rate() { python3 -c "print(f'{42000 / ($2 - $1):.0f}')"; }
+scripts/gen-big-config 2000 20 --no-check > /tmp/big.conf
+last_vip=$(grep '^virtual_server' /tmp/big.conf | tail -n 1 | awk '{print $2}')
+
+netns_add lvsd1
+t0=$(now)
+ip netns exec lvsd1 $LVSD apply -f /tmp/big.conf --owned-file /tmp/owned-bench 2>/tmp/apply.err
+t1=$(now)
+cat /tmp/apply.err
+t2=$(now)
+ip netns exec lvsd1 $LVSD apply -f /tmp/big.conf --owned-file /tmp/owned-bench 2>/tmp/noop.err
+t3=$(now)
+cat /tmp/noop.err
+entries=$(ip netns exec lvsd1 ipvsadm -Sn | wc -l)
+echo "BENCH lvsd apply: $(secs "$t0" "$t1") s, $(rate "$t0" "$t1") entries/s ($entries lines in ipvsadm -Sn)"
+echo "BENCH lvsd no-op reconcile (dump + diff): $(secs "$t2" "$t3") s"
+
+netns_add kad1
+t0=$(now)
+ip netns exec kad1 keepalived -C -n -f /tmp/big.conf -p /tmp/ka.pid -c /tmp/kac.pid >/tmp/ka.log 2>&1 &
+i=0
+while [ "$i" -lt 1800 ]; do
+    c=$(ip netns exec kad1 ipvsadm -Ln -t "$last_vip:80" 2>/dev/null | grep -c -- '->' || true)
+    [ "$c" -ge 20 ] && break
+    sleep 0.1
+    i=$((i + 1))
+done
+t1=$(now)
+kill "$(cat /tmp/ka.pid 2>/dev/null)" 2>/dev/null || true
+echo "BENCH keepalived -C load: $(secs "$t0" "$t1") s, $(rate "$t0" "$t1") entries/s (last service has $c destinations)"
+pass
