@@ -6,6 +6,7 @@
 pub mod check;
 pub mod conn;
 pub mod outcome;
+pub mod timing;
 
 pub use check::{AttemptFuture, Check};
 pub use conn::ConnOptions;
