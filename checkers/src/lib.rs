@@ -5,7 +5,12 @@
 
 pub mod check;
 pub mod conn;
+pub mod describe;
+pub mod genhash;
+pub mod http;
 pub mod outcome;
+pub mod socket;
+pub mod tcp;
 pub mod timing;
 
 pub use check::{AttemptFuture, Check};

@@ -24,8 +24,8 @@ use std::collections::{BTreeSet, HashMap};
 
 use crate::listing::{DestCounters, IpvsInfo, ListedDest, ListedService, Listing, Stats};
 use crate::model::{
-    svc_flags, AddressFamily, DestKey, Destination, ForwardMethod, Netmask, Service,
-    ServiceEntry, ServiceKey, Table, TunnelType,
+    svc_flags, AddressFamily, DestKey, Destination, ForwardMethod, Netmask, Service, ServiceEntry,
+    ServiceKey, Table, TunnelType,
 };
 use crate::ops::errno::{EAFNOSUPPORT, EEXIST, EINVAL, ENOENT, ERANGE, ESRCH};
 use crate::ops::{IpvsBackend, OpError, Operation};
@@ -287,10 +287,7 @@ impl FakeIpvs {
             return Err(fail(ERANGE, "weight or threshold out of range"));
         }
         if dest.l_threshold > dest.u_threshold {
-            return Err(fail(
-                ERANGE,
-                "lower threshold is above the upper threshold",
-            ));
+            return Err(fail(ERANGE, "lower threshold is above the upper threshold"));
         }
         if dest.forward == ForwardMethod::Tunnel
             && dest.tunnel.kind == TunnelType::Gue
@@ -444,13 +441,22 @@ mod tests {
         let k = tcp("10.0.0.1", 80);
         let mut fake = FakeIpvs::new();
         let svc = Service::new(k);
-        assert_eq!(errno_of(&mut fake, Operation::EditService(svc.clone())), ESRCH);
+        assert_eq!(
+            errno_of(&mut fake, Operation::EditService(svc.clone())),
+            ESRCH
+        );
         assert_eq!(errno_of(&mut fake, Operation::DelService(k)), ESRCH);
         assert_eq!(errno_of(&mut fake, Operation::AddService(svc.clone())), 0);
-        assert_eq!(errno_of(&mut fake, Operation::AddService(svc.clone())), EEXIST);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddService(svc.clone())),
+            EEXIST
+        );
         let mut twos = svc.clone();
         twos.scheduler = "twos".into();
-        assert_eq!(errno_of(&mut fake, Operation::EditService(twos.clone())), ENOENT);
+        assert_eq!(
+            errno_of(&mut fake, Operation::EditService(twos.clone())),
+            ENOENT
+        );
         let mut other = twos.clone();
         other.key = tcp("10.0.0.2", 80);
         assert_eq!(errno_of(&mut fake, Operation::AddService(other)), ENOENT);
@@ -481,15 +487,27 @@ mod tests {
     fn dest_errnos() {
         let k = tcp("10.0.0.1", 80);
         let mut fake = FakeIpvs::new();
-        assert_eq!(errno_of(&mut fake, Operation::AddDest(k, dest("10.0.1.1"))), ESRCH);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddDest(k, dest("10.0.1.1"))),
+            ESRCH
+        );
         fake.apply(&[Operation::AddService(Service::new(k))]);
-        assert_eq!(errno_of(&mut fake, Operation::EditDest(k, dest("10.0.1.1"))), ENOENT);
+        assert_eq!(
+            errno_of(&mut fake, Operation::EditDest(k, dest("10.0.1.1"))),
+            ENOENT
+        );
         assert_eq!(
             errno_of(&mut fake, Operation::DelDest(k, dest("10.0.1.1").key())),
             ENOENT
         );
-        assert_eq!(errno_of(&mut fake, Operation::AddDest(k, dest("10.0.1.1"))), 0);
-        assert_eq!(errno_of(&mut fake, Operation::AddDest(k, dest("10.0.1.1"))), EEXIST);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddDest(k, dest("10.0.1.1"))),
+            0
+        );
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddDest(k, dest("10.0.1.1"))),
+            EEXIST
+        );
 
         let mut heavy = dest("10.0.1.2");
         heavy.weight = i32::MAX as u32 + 1;
@@ -497,7 +515,10 @@ mod tests {
         let mut inverted = dest("10.0.1.2");
         inverted.u_threshold = 10;
         inverted.l_threshold = 11;
-        assert_eq!(errno_of(&mut fake, Operation::AddDest(k, inverted.clone())), ERANGE);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddDest(k, inverted.clone())),
+            ERANGE
+        );
         inverted.l_threshold = 10;
         assert_eq!(errno_of(&mut fake, Operation::AddDest(k, inverted)), 0);
 
@@ -508,12 +529,18 @@ mod tests {
             port: 0,
             csum: TunnelCsum::NoCsum,
         };
-        assert_eq!(errno_of(&mut fake, Operation::AddDest(k, gue.clone())), EINVAL);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddDest(k, gue.clone())),
+            EINVAL
+        );
         gue.tunnel.port = 6080;
         assert_eq!(errno_of(&mut fake, Operation::AddDest(k, gue)), 0);
 
         let mut v6 = Destination::new("2001:db8::1".parse().unwrap(), 80);
-        assert_eq!(errno_of(&mut fake, Operation::AddDest(k, v6.clone())), EINVAL);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddDest(k, v6.clone())),
+            EINVAL
+        );
         v6.forward = ForwardMethod::Tunnel;
         assert_eq!(errno_of(&mut fake, Operation::AddDest(k, v6)), 0);
     }
@@ -523,16 +550,25 @@ mod tests {
         let mut fake = FakeIpvs::new();
         fake.ipv6 = false;
         let k6 = tcp("2001:db8::100", 80);
-        assert_eq!(errno_of(&mut fake, Operation::AddService(Service::new(k6))), EAFNOSUPPORT);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddService(Service::new(k6))),
+            EAFNOSUPPORT
+        );
         let fw6 = ServiceKey::Fwmark {
             af: AddressFamily::Inet6,
             mark: 1,
         };
-        assert_eq!(errno_of(&mut fake, Operation::AddService(Service::new(fw6))), EAFNOSUPPORT);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddService(Service::new(fw6))),
+            EAFNOSUPPORT
+        );
         let mut bad_prefix = Service::new(k6);
         bad_prefix.netmask = Netmask::V6Prefix(0);
         fake.ipv6 = true;
-        assert_eq!(errno_of(&mut fake, Operation::AddService(bad_prefix)), EINVAL);
+        assert_eq!(
+            errno_of(&mut fake, Operation::AddService(bad_prefix)),
+            EINVAL
+        );
     }
 
     #[test]
@@ -553,10 +589,16 @@ mod tests {
         let mut edited = dest("10.0.1.1");
         edited.weight = 9;
         fake.apply(&[Operation::EditDest(k, edited)]);
-        assert_eq!(fake.dest_counters(&k, &dest("10.0.1.1").key()).unwrap().0, c);
+        assert_eq!(
+            fake.dest_counters(&k, &dest("10.0.1.1").key()).unwrap().0,
+            c
+        );
         assert_eq!(fake.listing().services[0].destinations[0].dest.weight, 9);
 
-        fake.apply(&[Operation::DelService(k), Operation::AddService(Service::new(k))]);
+        fake.apply(&[
+            Operation::DelService(k),
+            Operation::AddService(Service::new(k)),
+        ]);
         assert!(fake.table().services[0].destinations.is_empty());
         assert!(fake.dest_counters(&k, &dest("10.0.1.1").key()).is_none());
         assert_ne!(fake.generation(&k), Some(g));
@@ -574,7 +616,10 @@ mod tests {
             }],
         })
         .unwrap();
-        assert_eq!(fake.table().services[0].service.flags, svc_flags::PERSISTENT);
+        assert_eq!(
+            fake.table().services[0].service.flags,
+            svc_flags::PERSISTENT
+        );
         assert_eq!(fake.op_count(), 0);
     }
 }

@@ -22,7 +22,13 @@ fn key(protocol: Protocol, addr: &str, port: u16) -> ServiceKey {
     }
 }
 
-fn service(key: ServiceKey, sched: &str, flags: u32, timeout: u32, mask: Option<Netmask>) -> Service {
+fn service(
+    key: ServiceKey,
+    sched: &str,
+    flags: u32,
+    timeout: u32,
+    mask: Option<Netmask>,
+) -> Service {
     let mut s = Service::new(key);
     s.scheduler = sched.into();
     s.flags = flags;
@@ -102,7 +108,11 @@ fn harness_listing() -> Listing {
                 0,
                 None,
             ),
-            vec![listed(dest("10.0.0.21", 5353, ForwardMethod::Masq, 1), 0, 3)],
+            vec![listed(
+                dest("10.0.0.21", 5353, ForwardMethod::Masq, 1),
+                0,
+                3,
+            )],
         ),
         (
             service(
@@ -112,7 +122,11 @@ fn harness_listing() -> Listing {
                 0,
                 None,
             ),
-            vec![listed(dest("127.0.0.1", 5060, ForwardMethod::Local, 1), 0, 0)],
+            vec![listed(
+                dest("127.0.0.1", 5060, ForwardMethod::Local, 1),
+                0,
+                0,
+            )],
         ),
         (
             service(
@@ -122,7 +136,11 @@ fn harness_listing() -> Listing {
                 60,
                 Some(Netmask::V6Prefix(64)),
             ),
-            vec![listed(dest("2001:db8::11", 8080, ForwardMethod::Masq, 1), 0, 0)],
+            vec![listed(
+                dest("2001:db8::11", 8080, ForwardMethod::Masq, 1),
+                0,
+                0,
+            )],
         ),
         (
             service(fw10, "wrr", svc_flags::PERSISTENT, 360, None),
@@ -290,7 +308,13 @@ fn save_covers_fwmark_ipv6_sctp_gre_pe_and_local() {
     let mut local = dest("10.0.0.41", 0, ForwardMethod::Local, 1);
     local.u_threshold = 100;
     local.l_threshold = 10;
-    let sctp = service(key(Protocol::Sctp, "10.0.0.1", 3868), "sh", svc_flags::SCHED3, 0, None);
+    let sctp = service(
+        key(Protocol::Sctp, "10.0.0.1", 3868),
+        "sh",
+        svc_flags::SCHED3,
+        0,
+        None,
+    );
     let table = Table {
         services: vec![
             ServiceEntry {
@@ -319,7 +343,13 @@ fn one_dest_listing(stats: Stats, counters: DestCounters, d: Destination) -> Lis
             conn_tab_size: 1 << 20,
         },
         services: vec![ListedService {
-            service: service(key(Protocol::Udp, "192.0.2.1", 53), "wrr", svc_flags::SCHED1, 0, None),
+            service: service(
+                key(Protocol::Udp, "192.0.2.1", 53),
+                "wrr",
+                svc_flags::SCHED1,
+                0,
+                None,
+            ),
             stats,
             destinations: vec![ListedDest {
                 dest: d,
@@ -400,7 +430,9 @@ fn long_ipv4_names_are_cut_like_ipvsadm() {
     let d = dest("::ffff:192.0.2.10", 65535, ForwardMethod::Tunnel, 1);
     let l = one_dest_listing(Stats::default(), DestCounters::default(), d);
     let got = list(&l, &ListOptions::default());
-    assert!(got.contains("\n  -> [::ffff:192.0.2.10]:65535    Tunnel  1      0          0         \n"));
+    assert!(
+        got.contains("\n  -> [::ffff:192.0.2.10]:65535    Tunnel  1      0          0         \n")
+    );
 }
 
 #[test]

@@ -12,8 +12,8 @@ use lvsd_ipvs::reconcile::{
     apply, plan, reconcile, reconcile_with_options, ApplyOptions, ReconcileReport,
 };
 use lvsd_ipvs::{
-    svc_flags, DestCounters, Destination, ForwardMethod, IpvsBackend, Operation, Protocol,
-    Service, ServiceEntry, ServiceKey, Stats, Table,
+    svc_flags, DestCounters, Destination, ForwardMethod, IpvsBackend, Operation, Protocol, Service,
+    ServiceEntry, ServiceKey, Stats, Table,
 };
 use proptest::prelude::*;
 
@@ -47,7 +47,11 @@ fn entry(key: ServiceKey, sched: &str, dests: &[(&str, u32)]) -> ServiceEntry {
 fn desired() -> Table {
     Table {
         services: vec![
-            entry(tcp("10.0.0.1", 80), "wlc", &[("10.0.1.1", 1), ("10.0.1.2", 2)]),
+            entry(
+                tcp("10.0.0.1", 80),
+                "wlc",
+                &[("10.0.1.1", 1), ("10.0.1.2", 2)],
+            ),
             entry(tcp("10.0.0.1", 443), "rr", &[("10.0.1.1", 1)]),
         ],
     }
@@ -143,7 +147,10 @@ fn scheduler_or_persistence_change_is_one_edit_service() {
     want.services[1].service.flags = svc_flags::PERSISTENT;
     want.services[1].service.timeout = 300;
     reconcile(&mut k, &want, &mut own).unwrap();
-    assert_eq!(k.log, vec![Operation::EditService(want.services[1].service.clone())]);
+    assert_eq!(
+        k.log,
+        vec![Operation::EditService(want.services[1].service.clone())]
+    );
     assert_eq!(k.generation(&k443), generation);
     assert_eq!(sorted(k.table()), sorted(&want));
 }

@@ -12,6 +12,10 @@ rate() { python3 -c "print(f'{42000 / ($2 - $1):.0f}')"; }
 scripts/gen-big-config 2000 20 --no-check > /tmp/big.conf
 last_vip=$(grep '^virtual_server' /tmp/big.conf | tail -n 1 | awk '{print $2}')
 
+t0=$(now)
+$LVSD -t -f /tmp/big.conf 2>/dev/null
+t1=$(now)
+echo "BENCH lvsd -t (parse + validate the 2,000 x 20 config): $(secs "$t0" "$t1") s"
 netns_add lvsd1
 t0=$(now)
 ip netns exec lvsd1 $LVSD apply -f /tmp/big.conf --owned-file /tmp/owned-bench 2>/tmp/apply.err
@@ -30,7 +34,7 @@ t0=$(now)
 ip netns exec kad1 keepalived -C -n -f /tmp/big.conf -p /tmp/ka.pid -c /tmp/kac.pid >/tmp/ka.log 2>&1 &
 i=0
 while [ "$i" -lt 1800 ]; do
-    c=$(ip netns exec kad1 ipvsadm -Ln -t "$last_vip:80" 2>/dev/null | grep -c -- '->' || true)
+    c=$(ip netns exec kad1 ipvsadm -Ln -t "$last_vip:80" 2>/dev/null | grep -c -- '-> [0-9]' || true)
     [ "$c" -ge 20 ] && break
     sleep 0.1
     i=$((i + 1))

@@ -4,8 +4,8 @@
 //! `print_service_entry`).
 
 use crate::model::{
-    svc_flags, AddressFamily, ForwardMethod, Protocol, ServiceKey, SocketText, Tunnel,
-    TunnelCsum, TunnelType,
+    svc_flags, AddressFamily, ForwardMethod, Protocol, ServiceKey, SocketText, Tunnel, TunnelCsum,
+    TunnelType,
 };
 
 /// Listing name of a service: `TCP  10.0.0.1:80` (`%-4s %s`, IPv4 cut to
@@ -146,11 +146,7 @@ pub fn tunnel_info(forward: ForwardMethod, tunnel: &Tunnel) -> String {
     }
     match tunnel.kind {
         TunnelType::Ipip => "ipip".to_string(),
-        TunnelType::Gue => format!(
-            "gue:{}:{}",
-            tunnel.port,
-            tunnel_csum_short(tunnel.csum)
-        ),
+        TunnelType::Gue => format!("gue:{}:{}", tunnel.port, tunnel_csum_short(tunnel.csum)),
         TunnelType::Gre => format!("gre:{}", tunnel_csum_short(tunnel.csum)),
     }
 }
@@ -187,7 +183,10 @@ mod tests {
     fn sched_flags_follow_the_scheduler() {
         let all = svc_flags::SCHED1 | svc_flags::SCHED2 | svc_flags::SCHED3;
         assert_eq!(sched_flags_text("sh", all).unwrap(), "sh-fallback,sh-port");
-        assert_eq!(sched_flags_text("mh", svc_flags::SCHED2).unwrap(), "mh-port");
+        assert_eq!(
+            sched_flags_text("mh", svc_flags::SCHED2).unwrap(),
+            "mh-port"
+        );
         assert_eq!(sched_flags_text("rr", all).unwrap(), "flag-1,flag-2,flag-3");
         assert_eq!(sched_flags_text("sh", svc_flags::SCHED3).unwrap(), "");
         assert_eq!(sched_flags_text("wlc", svc_flags::PERSISTENT), None);

@@ -48,6 +48,10 @@ pub fn reconcile_with_options(
 ) -> ReconcileReport {
     let ops = plan(desired, kernel, owned);
     let report = apply(backend, ops, options);
-    *owned = owned_after_apply(desired.services.iter().map(|e| e.service.key), owned, &report);
+    *owned = owned_after_apply(
+        desired.services.iter().map(|e| e.service.key),
+        owned,
+        &report,
+    );
     report
 }

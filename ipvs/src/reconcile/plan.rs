@@ -80,7 +80,8 @@ impl Phases {
     fn update_service(&mut self, want: &ServiceEntry, have: &ServiceEntry) {
         let key = want.service.key;
         if service_differs(&want.service, &have.service) {
-            self.edits.push(Operation::EditService(want.service.clone()));
+            self.edits
+                .push(Operation::EditService(want.service.clone()));
         }
         let have_dests: HashMap<DestKey, &Destination> =
             have.destinations.iter().map(|d| (d.key(), d)).collect();
@@ -108,11 +109,8 @@ impl Phases {
 /// The operations that turn the owned part of `kernel` into `desired`.
 /// `owned`: the services lvsd created or adopted earlier (see `owned`).
 pub fn plan(desired: &Table, kernel: &Table, owned: &HashSet<ServiceKey>) -> Vec<Operation> {
-    let in_kernel: HashMap<ServiceKey, &ServiceEntry> = kernel
-        .services
-        .iter()
-        .map(|e| (e.service.key, e))
-        .collect();
+    let in_kernel: HashMap<ServiceKey, &ServiceEntry> =
+        kernel.services.iter().map(|e| (e.service.key, e)).collect();
     let desired_keys: HashSet<ServiceKey> =
         desired.services.iter().map(|e| e.service.key).collect();
     let mut phases = Phases::default();

@@ -1,0 +1,218 @@
+//! HTTP_GET and SSL_GET: the byte-exact keepalived request, status code
+//! sets, MD5 digest and regex, all within one total deadline per attempt.
+//!
+//! One attempt checks every configured URL in order and passes when all
+//! pass (keepalived spreads the URLs over successive rounds, one per
+//! delay_loop; see the README).
+
+pub mod request;
+pub mod response;
+pub mod tls;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use crate::check::{AttemptFuture, Check};
+use crate::conn::ConnOptions;
+use crate::describe::{io_error, secs};
+use crate::outcome::{CheckOutcome, Verdict};
+use crate::socket::tcp_connect;
+
+pub use request::HttpVersion;
+use response::{digest_body, md5_hex, read, status_code, ReadMode};
+
+/// One `url { ... }` block.
+#[derive(Debug, Clone)]
+pub struct UrlSpec {
+    pub path: String,
+    /// 32 lowercase hex characters.
+    pub digest: Option<String>,
+    /// Accepted ranges; empty = 200-299.
+    pub status: Vec<(u16, u16)>,
+    /// The Host header (resolved virtualhost, else `ip:port`).
+    pub host: String,
+    pub regex: Option<fancy_regex::Regex>,
+    pub regex_no_match: bool,
+}
+
+/// TLS settings of an SSL_GET.
+#[derive(Debug, Clone)]
+pub struct TlsSpec {
+    pub config: Arc<rustls::ClientConfig>,
+    /// SNI to send (`enable_sni`), if any.
+    pub sni: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct HttpCheck {
+    pub conn: ConnOptions,
+    pub urls: Vec<UrlSpec>,
+    pub version: HttpVersion,
+    pub tls: Option<TlsSpec>,
+    /// Total deadline of one URL's exchange (connect, TLS, request,
+    /// response); keepalived's connect_timeout.
+    pub deadline: Duration,
+}
+
+fn status_ok(code: u16, ranges: &[(u16, u16)]) -> bool {
+    if ranges.is_empty() {
+        (200..=299).contains(&code)
+    } else {
+        ranges.iter().any(|(a, b)| (*a..=*b).contains(&code))
+    }
+}
+
+fn ranges_text(ranges: &[(u16, u16)]) -> String {
+    if ranges.is_empty() {
+        return "200-299".into();
+    }
+    ranges
+        .iter()
+        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .collect::<Vec<_>>()
+        .join(",")
+}
+
+async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
+    s: &mut S,
+    req: &[u8],
+    deadline: Instant,
+    mode: ReadMode,
+) -> Result<Vec<u8>, String> {
+    let left = deadline.saturating_duration_since(Instant::now());
+    match tokio::time::timeout(left, s.write_all(req)).await {
+        Err(_) => return Err("timed out sending the request".into()),
+        Ok(Err(e)) => return Err(format!("send: {}", io_error(&e))),
+        Ok(Ok(())) => {}
+    }
+    read(s, deadline, mode).await.map_err(|e| e.to_string())
+}
+
+impl HttpCheck {
+    fn scheme(&self) -> &'static str {
+        if self.tls.is_some() {
+            "https"
+        } else {
+            "http"
+        }
+    }
+
+    /// Fetches one URL; returns the raw response.
+    pub async fn fetch(&self, url: &UrlSpec, mode: ReadMode) -> Result<Vec<u8>, String> {
+        let deadline = Instant::now() + self.deadline;
+        let mut tcp = tcp_connect(&self.conn, self.deadline)
+            .await
+            .map_err(|e| format!("connect: {}", io_error(&e)))?;
+        let req = request::build(&url.path, self.version, &url.host);
+        match &self.tls {
+            None => exchange(&mut tcp, &req, deadline, mode).await,
+            Some(t) => {
+                let connector = tokio_rustls::TlsConnector::from(t.config.clone());
+                let name = tls::server_name(t.sni.as_deref(), self.conn.target.ip());
+                let left = deadline.saturating_duration_since(Instant::now());
+                let mut stream = match tokio::time::timeout(left, connector.connect(name, tcp)).await {
+                    Err(_) => return Err(format!("TLS handshake not done within {}", secs(self.deadline))),
+                    Ok(Err(e)) => return Err(format!("TLS handshake: {e}")),
+                    Ok(Ok(s)) => s,
+                };
+                exchange(&mut stream, &req, deadline, mode).await
+            }
+        }
+    }
+
+    async fn check_url(&self, url: &UrlSpec) -> Result<(), String> {
+        let mode = if url.digest.is_some() || url.regex.is_some() {
+            ReadMode::UntilClose
+        } else {
+            ReadMode::UntilComplete
+        };
+        let resp = self.fetch(url, mode).await?;
+        let code = status_code(&resp).unwrap_or(0);
+        if !status_ok(code, &url.status) {
+            return Err(format!("status {code}, expected {}", ranges_text(&url.status)));
+        }
+        if let Some(want) = &url.digest {
+            let got = md5_hex(digest_body(&resp));
+            if &got != want {
+                return Err(format!("digest {got}, expected {want}"));
+            }
+        }
+        if let Some(re) = &url.regex {
+            let end = response::header_end(&resp).unwrap_or(0);
+            let body = String::from_utf8_lossy(&resp[end..]);
+            let matched = re.is_match(body.as_ref()).unwrap_or(false);
+            if matched == url.regex_no_match {
+                return Err(if url.regex_no_match {
+                    format!("body matches regex `{}`", re.as_str())
+                } else {
+                    format!("body does not match regex `{}`", re.as_str())
+                });
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Check for HttpCheck {
+    fn attempt(&self) -> AttemptFuture<'_> {
+        Box::pin(async move {
+            let start = Instant::now();
+            let mut verdict = Verdict::Pass;
+            for url in &self.urls {
+                if let Err(why) = self.check_url(url).await {
+                    verdict = Verdict::Fail(format!(
+                        "{} {}://{}{}: {why}",
+                        if self.tls.is_some() { "SSL_GET" } else { "HTTP_GET" },
+                        self.scheme(),
+                        self.conn.target,
+                        url.path
+                    ));
+                    break;
+                }
+            }
+            CheckOutcome {
+                verdict,
+                elapsed: start.elapsed(),
+            }
+        })
+    }
+
+    fn describe(&self) -> String {
+        let paths: Vec<&str> = self.urls.iter().map(|u| u.path.as_str()).collect();
+        format!(
+            "{} {}://{}{}",
+            if self.tls.is_some() { "SSL_GET" } else { "HTTP_GET" },
+            self.scheme(),
+            self.conn.target,
+            paths.join(",")
+        )
+    }
+
+    fn identity(&self) -> String {
+        let urls: Vec<String> = self
+            .urls
+            .iter()
+            .map(|u| {
+                format!(
+                    "{}|{:?}|{:?}|{}|{:?}|{}",
+                    u.path,
+                    u.digest,
+                    u.status,
+                    u.host,
+                    u.regex.as_ref().map(|r| r.as_str().to_string()),
+                    u.regex_no_match
+                )
+            })
+            .collect();
+        format!(
+            "HTTP|{:?}|{:?}|{:?}|{}|{:?}",
+            self.conn,
+            urls,
+            self.version,
+            self.tls.is_some(),
+            self.tls.as_ref().and_then(|t| t.sni.clone())
+        )
+    }
+}

@@ -1,0 +1,59 @@
+//! Check sockets with keepalived's connection options: source address and
+//! port (`bindto`, `bind_port`), device (`bind_if`, SO_BINDTODEVICE), mark
+//! (`fwmark`, SO_MARK), IPv4 and IPv6; connect bounded by a deadline.
+
+use std::io;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use socket2::{Domain, Protocol, Socket, Type};
+use tokio::net::{TcpSocket, TcpStream};
+
+use crate::conn::ConnOptions;
+
+fn base_socket(opts: &ConnOptions, ty: Type, proto: Protocol) -> io::Result<Socket> {
+    let domain = match opts.target {
+        SocketAddr::V4(_) => Domain::IPV4,
+        SocketAddr::V6(_) => Domain::IPV6,
+    };
+    let s = Socket::new(domain, ty, Some(proto))?;
+    s.set_nonblocking(true)?;
+    if opts.fwmark != 0 {
+        s.set_mark(opts.fwmark)?;
+    }
+    if let Some(dev) = &opts.bind_if {
+        s.bind_device(Some(dev.as_bytes()))?;
+    }
+    if opts.bind_addr.is_some() || opts.bind_port.is_some() {
+        let ip = opts.bind_addr.unwrap_or(match opts.target {
+            SocketAddr::V4(_) => std::net::IpAddr::from([0u8, 0, 0, 0]),
+            SocketAddr::V6(_) => std::net::IpAddr::from([0u16; 8]),
+        });
+        s.set_reuse_address(true)?;
+        s.bind(&SocketAddr::new(ip, opts.bind_port.unwrap_or(0)).into())?;
+    }
+    Ok(s)
+}
+
+/// Connects a TCP stream within `timeout`.
+pub async fn tcp_connect(opts: &ConnOptions, timeout: Duration) -> io::Result<TcpStream> {
+    let s = base_socket(opts, Type::STREAM, Protocol::TCP)?;
+    let std: std::net::TcpStream = s.into();
+    let sock = TcpSocket::from_std_stream(std);
+    match tokio::time::timeout(timeout, sock.connect(opts.target)).await {
+        Ok(r) => r,
+        Err(_) => Err(io::Error::new(
+            io::ErrorKind::TimedOut,
+            format!("timed out after {}", crate::describe::secs(timeout)),
+        )),
+    }
+}
+
+/// A UDP socket with the connection options, connected to the target.
+pub async fn udp_connect(opts: &ConnOptions) -> io::Result<tokio::net::UdpSocket> {
+    let s = base_socket(opts, Type::DGRAM, Protocol::UDP)?;
+    let std: std::net::UdpSocket = s.into();
+    let u = tokio::net::UdpSocket::from_std(std)?;
+    u.connect(opts.target).await?;
+    Ok(u)
+}
