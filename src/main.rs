@@ -11,6 +11,7 @@ fn main() {
         Some(Command::Plan) => cli::plan::run(&cli.common),
         Some(Command::List(a)) => cli::list::run(a),
         Some(Command::Apply(a)) => cli::apply::run(&cli.common, a),
+        Some(Command::Genhash(a)) => cli::genhash::run(a),
         None if cli.config_test => cli::config_test::run(&cli),
         None => {
             // The daemon arrives with the director issue; until then refuse

@@ -61,7 +61,10 @@ pub fn hex_dump(out: &mut String, data: &[u8]) {
 }
 
 fn banner(out: &mut String, title: &str) {
-    let _ = writeln!(out, "-----------------------[{title}]-----------------------");
+    let _ = writeln!(
+        out,
+        "-----------------------[{title}]-----------------------"
+    );
 }
 
 pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
@@ -95,10 +98,14 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
         path: req.url.clone(),
         digest: None,
         status: Vec::new(),
-        host: req.vhost.clone().unwrap_or_else(|| request::default_host(target)),
+        host: req
+            .vhost
+            .clone()
+            .unwrap_or_else(|| request::default_host(target)),
         regex: None,
         regex_no_match: false,
     };
+    let started = std::time::Instant::now();
     let resp = match check.fetch(&url, ReadMode::UntilClose).await {
         Ok(r) => r,
         Err(e) if e.starts_with("connect") || e.starts_with("TLS") => {
@@ -129,6 +136,7 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
     banner(&mut out, " HTTP Header Ascii Buffer ");
     out.push_str(&String::from_utf8_lossy(&resp[..end]));
     out.push('\n');
+    banner(&mut out, "        HTML Buffer        ");
     hex_dump(&mut out, &resp[end..]);
     out.push('\n');
     banner(&mut out, "    HTML hash resulting    ");
@@ -138,6 +146,12 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
     hex_dump(&mut out, &raw);
     banner(&mut out, " HTML hash final resulting ");
     let _ = writeln!(out, "{hash}\n");
+    let _ = writeln!(
+        out,
+        "Global response time for [{}] = {} usecs",
+        req.url,
+        started.elapsed().as_micros()
+    );
     GenhashOutput {
         stdout: out,
         stderr: String::new(),

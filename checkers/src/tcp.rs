@@ -19,7 +19,12 @@ impl Check for TcpCheck {
             let start = Instant::now();
             let verdict = match tcp_connect(&self.conn, self.conn.connect_timeout).await {
                 Ok(_) => Verdict::Pass,
-                Err(e) => Verdict::Fail(format!("{}: connect to {}: {}", self.describe(), self.conn.target, io_error(&e))),
+                Err(e) => Verdict::Fail(format!(
+                    "{}: connect to {}: {}",
+                    self.describe(),
+                    self.conn.target,
+                    io_error(&e)
+                )),
             };
             CheckOutcome {
                 verdict,

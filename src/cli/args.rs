@@ -84,6 +84,42 @@ pub enum Command {
     List(ListArgs),
     /// Program the start-up table (what `plan` prints) once and exit.
     Apply(ApplyArgs),
+    /// Compute the MD5 digest of a URL as keepalived's `--genhash` does.
+    Genhash(GenhashArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct GenhashArgs {
+    /// Server address.
+    #[arg(short = 's', long = "server")]
+    pub server: std::net::IpAddr,
+    /// Server port.
+    #[arg(short = 'p', long = "port")]
+    pub port: u16,
+    /// URL path.
+    #[arg(short = 'u', long = "url")]
+    pub url: String,
+    /// Use TLS (SSL_GET).
+    #[arg(short = 'S', long = "use-ssl")]
+    pub ssl: bool,
+    /// SNI name.
+    #[arg(short = 'I', long = "use-sni")]
+    pub sni: Option<String>,
+    /// Virtual host (Host header).
+    #[arg(short = 'V', long = "use-virtualhost")]
+    pub vhost: Option<String>,
+    /// HTTP protocol: 1.0, 1.0c or 1.1.
+    #[arg(short = 'P', long = "protocol", default_value = "1.0")]
+    pub protocol: String,
+    /// SO_MARK of the connection.
+    #[arg(short = 'm', long = "fwmark", default_value_t = 0)]
+    pub fwmark: u32,
+    /// Timeout in seconds.
+    #[arg(short = 't', long = "timeout", default_value_t = 5)]
+    pub timeout: u64,
+    /// Dump the header, body and hash.
+    #[arg(short = 'v', long = "verbose")]
+    pub verbose: bool,
 }
 
 #[derive(Debug, Args)]

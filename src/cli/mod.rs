@@ -4,6 +4,7 @@
 pub mod apply;
 pub mod args;
 pub mod config_test;
+pub mod genhash;
 pub mod list;
 pub mod plan;
 

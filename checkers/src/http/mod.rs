@@ -70,7 +70,13 @@ fn ranges_text(ranges: &[(u16, u16)]) -> String {
     }
     ranges
         .iter()
-        .map(|(a, b)| if a == b { a.to_string() } else { format!("{a}-{b}") })
+        .map(|(a, b)| {
+            if a == b {
+                a.to_string()
+            } else {
+                format!("{a}-{b}")
+            }
+        })
         .collect::<Vec<_>>()
         .join(",")
 }
@@ -112,11 +118,17 @@ impl HttpCheck {
                 let connector = tokio_rustls::TlsConnector::from(t.config.clone());
                 let name = tls::server_name(t.sni.as_deref(), self.conn.target.ip());
                 let left = deadline.saturating_duration_since(Instant::now());
-                let mut stream = match tokio::time::timeout(left, connector.connect(name, tcp)).await {
-                    Err(_) => return Err(format!("TLS handshake not done within {}", secs(self.deadline))),
-                    Ok(Err(e)) => return Err(format!("TLS handshake: {e}")),
-                    Ok(Ok(s)) => s,
-                };
+                let mut stream =
+                    match tokio::time::timeout(left, connector.connect(name, tcp)).await {
+                        Err(_) => {
+                            return Err(format!(
+                                "TLS handshake not done within {}",
+                                secs(self.deadline)
+                            ))
+                        }
+                        Ok(Err(e)) => return Err(format!("TLS handshake: {e}")),
+                        Ok(Ok(s)) => s,
+                    };
                 exchange(&mut stream, &req, deadline, mode).await
             }
         }
@@ -131,7 +143,10 @@ impl HttpCheck {
         let resp = self.fetch(url, mode).await?;
         let code = status_code(&resp).unwrap_or(0);
         if !status_ok(code, &url.status) {
-            return Err(format!("status {code}, expected {}", ranges_text(&url.status)));
+            return Err(format!(
+                "status {code}, expected {}",
+                ranges_text(&url.status)
+            ));
         }
         if let Some(want) = &url.digest {
             let got = md5_hex(digest_body(&resp));
@@ -164,7 +179,11 @@ impl Check for HttpCheck {
                 if let Err(why) = self.check_url(url).await {
                     verdict = Verdict::Fail(format!(
                         "{} {}://{}{}: {why}",
-                        if self.tls.is_some() { "SSL_GET" } else { "HTTP_GET" },
+                        if self.tls.is_some() {
+                            "SSL_GET"
+                        } else {
+                            "HTTP_GET"
+                        },
                         self.scheme(),
                         self.conn.target,
                         url.path
@@ -183,7 +202,11 @@ impl Check for HttpCheck {
         let paths: Vec<&str> = self.urls.iter().map(|u| u.path.as_str()).collect();
         format!(
             "{} {}://{}{}",
-            if self.tls.is_some() { "SSL_GET" } else { "HTTP_GET" },
+            if self.tls.is_some() {
+                "SSL_GET"
+            } else {
+                "HTTP_GET"
+            },
             self.scheme(),
             self.conn.target,
             paths.join(",")

@@ -27,7 +27,10 @@ pub fn build(path: &str, version: HttpVersion, host: &str) -> Vec<u8> {
         HttpVersion::Http10Close => (0, "Connection: close\r\n"),
         HttpVersion::Http11 => (1, "Connection: close\r\n"),
     };
-    format!("GET {path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n").into_bytes()
+    format!(
+        "GET {path} HTTP/1.{minor}\r\nUser-Agent: KeepAliveClient\r\n{close}Host: {host}\r\n\r\n"
+    )
+    .into_bytes()
 }
 
 #[cfg(test)]
@@ -44,6 +47,9 @@ mod tests {
             build("/", HttpVersion::Http11, "www"),
             b"GET / HTTP/1.1\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\nHost: www\r\n\r\n"
         );
-        assert_eq!(default_host("[2001:db8::1]:8080".parse().unwrap()), "[2001:db8::1]:8080");
+        assert_eq!(
+            default_host("[2001:db8::1]:8080".parse().unwrap()),
+            "[2001:db8::1]:8080"
+        );
     }
 }

@@ -40,8 +40,13 @@ impl std::fmt::Display for ReadError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             ReadError::Io(e) => write!(f, "read: {e}"),
-            ReadError::Deadline { got } => write!(f, "response not complete within the deadline ({got} bytes read)"),
-            ReadError::HeaderTooLarge => write!(f, "response header larger than {} KiB", HEADER_CAP / 1024),
+            ReadError::Deadline { got } => write!(
+                f,
+                "response not complete within the deadline ({got} bytes read)"
+            ),
+            ReadError::HeaderTooLarge => {
+                write!(f, "response header larger than {} KiB", HEADER_CAP / 1024)
+            }
             ReadError::NoData => write!(f, "no data received"),
         }
     }
@@ -55,7 +60,11 @@ pub fn header_end(buf: &[u8]) -> Option<usize> {
 fn header_value<'a>(head: &'a str, name: &str, exact_case: bool) -> Option<&'a str> {
     head.split("\r\n").skip(1).find_map(|line| {
         let (k, v) = line.split_once(':')?;
-        let hit = if exact_case { k == name } else { k.eq_ignore_ascii_case(name) };
+        let hit = if exact_case {
+            k == name
+        } else {
+            k.eq_ignore_ascii_case(name)
+        };
         hit.then_some(v.trim())
     })
 }
@@ -71,7 +80,9 @@ pub fn is_complete(buf: &[u8]) -> bool {
             return true;
         }
     }
-    if let Some(cl) = header_value(&head, "content-length", false).and_then(|v| v.parse::<usize>().ok()) {
+    if let Some(cl) =
+        header_value(&head, "content-length", false).and_then(|v| v.parse::<usize>().ok())
+    {
         return buf.len() >= end + cl;
     }
     let chunked = header_value(&head, "transfer-encoding", false)
@@ -132,7 +143,10 @@ pub async fn read<S: AsyncRead + Unpin>(
 
 /// keepalived's status parse: `HTTP/x <3 digits><SP>`; anything else is 0.
 pub fn status_code(buf: &[u8]) -> Option<u16> {
-    let line_end = buf.windows(2).position(|w| w == b"\r\n").unwrap_or(buf.len());
+    let line_end = buf
+        .windows(2)
+        .position(|w| w == b"\r\n")
+        .unwrap_or(buf.len());
     let line = std::str::from_utf8(&buf[..line_end]).ok()?;
     let rest = line.strip_prefix("HTTP/")?;
     let (_, after) = rest.split_once(' ')?;
@@ -189,9 +203,15 @@ mod tests {
 
     #[test]
     fn completion() {
-        assert!(is_complete(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"));
-        assert!(!is_complete(b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok"));
-        assert!(is_complete(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"));
+        assert!(is_complete(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok"
+        ));
+        assert!(!is_complete(
+            b"HTTP/1.1 200 OK\r\ncontent-length: 3\r\n\r\nok"
+        ));
+        assert!(is_complete(
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n"
+        ));
         assert!(is_complete(b"HTTP/1.1 204 No Content\r\n\r\n"));
         assert!(!is_complete(b"HTTP/1.0 200 OK\r\n\r\nbody until close"));
     }
