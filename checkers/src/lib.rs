@@ -6,6 +6,7 @@
 pub mod check;
 pub mod conn;
 pub mod describe;
+pub mod engine;
 pub mod genhash;
 pub mod http;
 pub mod outcome;
