@@ -13,19 +13,13 @@ fn main() {
         Some(Command::Apply(a)) => cli::apply::run(&cli.common, a),
         Some(Command::Genhash(a)) => cli::genhash::run(a),
         None if cli.config_test => cli::config_test::run(&cli),
-        None => {
-            // The daemon arrives with the director issue; until then refuse
-            // clearly instead of pretending to run.
-            match cli::plan::load_for_run(&cli.common) {
-                Ok(_) => {
-                    eprintln!(
-                        "lvsd: the daemon is not implemented yet; use `lvsd plan` or `lvsd -t`"
-                    );
-                    cli::exit::RUNTIME
-                }
-                Err(code) => code,
-            }
-        }
+        None => lvsd::daemon::run(lvsd::daemon::DaemonOptions {
+            common: cli.common.clone(),
+            pid_file: cli.pid_file.clone(),
+            keep_ipvs: cli.keep_ipvs,
+            owned_file: cli.owned_file.clone(),
+            reconcile_interval: std::time::Duration::from_secs(cli.reconcile_interval.max(1)),
+        }),
     };
     std::process::exit(code);
 }

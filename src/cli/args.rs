@@ -54,6 +54,14 @@ pub struct Cli {
     #[arg(short = 'I', long = "keep-ipvs")]
     pub keep_ipvs: bool,
 
+    /// Daemon: the record of services lvsd owns.
+    #[arg(long = "owned-file", default_value = lvsd_ipvs::owned::DEFAULT_PATH)]
+    pub owned_file: std::path::PathBuf,
+
+    /// Daemon: seconds between drift-repairing reconciles.
+    #[arg(long = "reconcile-interval", default_value_t = 5)]
+    pub reconcile_interval: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }

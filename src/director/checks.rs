@@ -1,0 +1,123 @@
+//! From configured checkers to runnable checks (`lvsd-checkers`), with the
+//! connection options and timing keepalived resolves.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use lvsd_checkers::http::{HttpCheck, HttpVersion, TlsSpec, UrlSpec};
+use lvsd_checkers::tcp::TcpCheck;
+use lvsd_checkers::timing::TimingSpec;
+use lvsd_checkers::{Check, ConnOptions};
+
+use crate::config::model::{
+    Checker, CheckerKind, HttpCheck as HttpCfg, HttpProtocol, RealServer, VirtualServer,
+};
+
+/// Why a configured checker cannot run (yet) in lvsd.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unsupported(pub String);
+
+pub fn timing(c: &Checker) -> TimingSpec {
+    let t = &c.timing;
+    TimingSpec {
+        delay_loop: t.delay_loop.value,
+        delay_before_retry: t.delay_before_retry.value,
+        retry: t.retry.value,
+        warmup: t.warmup.value,
+        alpha: t.alpha.value,
+        poll_down_at_max: matches!(c.kind, CheckerKind::Http(_) | CheckerKind::Ssl(_)),
+        rise: None,
+        fall: None,
+    }
+}
+
+fn conn(c: &Checker, rs: &RealServer) -> ConnOptions {
+    let ip = c.conn.connect_ip.unwrap_or(rs.addr);
+    let port = c.conn.connect_port.unwrap_or(rs.port.value);
+    let mut o = ConnOptions::new(SocketAddr::new(ip, port), c.timing.connect_timeout.value);
+    o.bind_addr = c.conn.bindto;
+    o.bind_port = c.conn.bind_port;
+    o.bind_if = c.conn.bind_if.clone();
+    o.fwmark = c.conn.fwmark;
+    o
+}
+
+fn http(
+    h: &HttpCfg,
+    c: &Checker,
+    rs: &RealServer,
+    vs: &VirtualServer,
+    ssl: bool,
+) -> Result<Arc<dyn Check>, Unsupported> {
+    let conn = conn(c, rs);
+    let default_host = lvsd_checkers::http::request::default_host(conn.target);
+    let mut urls = Vec::new();
+    for u in &h.urls {
+        let host = u
+            .virtualhost
+            .clone()
+            .or_else(|| h.virtualhost.clone())
+            .or_else(|| rs.virtualhost.clone())
+            .or_else(|| vs.virtualhost.clone())
+            .unwrap_or_else(|| default_host.clone());
+        let regex = match &u.regex {
+            Some(r) => Some(
+                fancy_regex::Regex::new(r).map_err(|e| Unsupported(format!("regex `{r}`: {e}")))?,
+            ),
+            None => None,
+        };
+        urls.push(UrlSpec {
+            path: u.path.clone(),
+            digest: u.digest.clone(),
+            status: u.status_codes.clone(),
+            host,
+            regex,
+            regex_no_match: u.regex_no_match,
+        });
+    }
+    let tls = if ssl {
+        let config = lvsd_checkers::http::tls::insecure_config().map_err(Unsupported)?;
+        // SNI: sni_name, else url vhost, else checker vhost, else VS vhost
+        // (keepalived skips the real server's vhost here).
+        let sni = if h.enable_sni {
+            h.sni_name
+                .clone()
+                .or_else(|| h.urls.first().and_then(|u| u.virtualhost.clone()))
+                .or_else(|| h.virtualhost.clone())
+                .or_else(|| vs.virtualhost.clone())
+        } else {
+            None
+        };
+        Some(TlsSpec { config, sni })
+    } else {
+        None
+    };
+    Ok(Arc::new(HttpCheck {
+        deadline: conn.connect_timeout,
+        conn,
+        urls,
+        version: match h.http_protocol {
+            HttpProtocol::Http10 => HttpVersion::Http10,
+            HttpProtocol::Http10Close => HttpVersion::Http10Close,
+            HttpProtocol::Http11 => HttpVersion::Http11,
+        },
+        tls,
+    }))
+}
+
+/// The runnable check for a configured checker.
+pub fn build(
+    c: &Checker,
+    rs: &RealServer,
+    vs: &VirtualServer,
+) -> Result<Arc<dyn Check>, Unsupported> {
+    match &c.kind {
+        CheckerKind::Tcp => Ok(Arc::new(TcpCheck { conn: conn(c, rs) })),
+        CheckerKind::Http(h) => http(h, c, rs, vs, false),
+        CheckerKind::Ssl(h) => http(h, c, rs, vs, true),
+        other => Err(Unsupported(format!(
+            "{} is not run by this lvsd build yet: the real server keeps its start-up state",
+            other.keyword()
+        ))),
+    }
+}
