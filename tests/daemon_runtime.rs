@@ -1,0 +1,123 @@
+//! The daemon core with real checks against real sockets on 127.0.0.1 and
+//! the in-memory kernel: a real server whose listener goes away is removed
+//! within keepalived's bound and comes back when it listens again; a reload
+//! with one weight changed is exactly one operation and keeps the checks
+//! running; shutdown removes what lvsd owns.
+
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use lvsd::config::{load_str, Config, LoadOptions};
+use lvsd::daemon::runtime::Runtime;
+use lvsd_checkers::engine::Engine;
+use lvsd_ipvs::memory::MemoryIpvs;
+use lvsd_ipvs::save::save_table;
+use tokio::net::TcpListener;
+use tokio::sync::mpsc::unbounded_channel;
+
+fn config(port_a: u16, port_b: u16, weight_b: u32) -> Config {
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n delay_loop 1\n\
+         real_server 127.0.0.1 80 {{\n  weight 1\n  TCP_CHECK {{\n   connect_port {port_a}\n   connect_timeout 1\n   warmup 0\n   retry 1\n   delay_before_retry 0.2\n  }}\n }}\n\
+         real_server 127.0.0.2 80 {{\n  weight {weight_b}\n  TCP_CHECK {{\n   connect_ip 127.0.0.1\n   connect_port {port_b}\n   connect_timeout 1\n   warmup 0\n  }}\n }}\n}}\n"
+    );
+    let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+    assert!(!l.has_errors(), "{}", l.render_diagnostics());
+    l.config
+}
+
+fn dests(rt: &mut Runtime<MemoryIpvs>) -> String {
+    let t = rt.backend().table().clone();
+    save_table(&t)
+        .lines()
+        .filter(|l| l.starts_with("-a"))
+        .map(|l| {
+            l.split_whitespace().nth(4).unwrap_or("").to_string()
+                + "="
+                + l.rsplit(' ').next().unwrap_or("")
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+async fn pump(
+    rt: &mut Runtime<MemoryIpvs>,
+    rx: &mut tokio::sync::mpsc::UnboundedReceiver<lvsd_checkers::engine::EngineEvent>,
+    until: impl Fn(&str) -> bool,
+    limit: Duration,
+) -> Duration {
+    let start = Instant::now();
+    loop {
+        if until(&dests(rt)) {
+            return start.elapsed();
+        }
+        assert!(
+            start.elapsed() < limit,
+            "not reached within {limit:?}: {}",
+            dests(rt)
+        );
+        if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            if rt.on_event(ev) {
+                rt.reconcile();
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn checks_drive_the_table_reload_and_shutdown() {
+    let a = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (pa, pb) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    let (tx, mut rx) = unbounded_channel();
+    let engine = Engine::new(tx, Box::new(|| 0.0));
+    let mut rt = Runtime::start(config(pa, pb, 2), MemoryIpvs::default(), None, engine).unwrap();
+    assert_eq!(dests(&mut rt), "127.0.0.1:80=1 127.0.0.2:80=2");
+    assert_eq!(rt.running_checks(), 2);
+
+    // Listener A goes away: refused at once; keepalived's bound is
+    // delay_loop (1 s) + retry x delay_before_retry (0.2 s) + slack.
+    drop(a);
+    let took = pump(
+        &mut rt,
+        &mut rx,
+        |d| d == "127.0.0.2:80=2",
+        Duration::from_secs(4),
+    )
+    .await;
+    assert!(took < Duration::from_millis(1700), "{took:?}");
+
+    // It listens again: back within one delay_loop (+ slack).
+    let _a2 = TcpListener::bind(("127.0.0.1", pa)).await.unwrap();
+    pump(
+        &mut rt,
+        &mut rx,
+        |d| d == "127.0.0.1:80=1 127.0.0.2:80=2",
+        Duration::from_secs(3),
+    )
+    .await;
+
+    // Reload with one weight changed: exactly one operation, same checks.
+    let before = rt.backend().op_count();
+    let r = rt.reload(config(pa, pb, 5));
+    assert_eq!(r.applied, 1);
+    assert_eq!(rt.backend().op_count() - before, 1);
+    assert_eq!(rt.running_checks(), 2, "unchanged checks kept");
+    assert_eq!(dests(&mut rt), "127.0.0.1:80=1 127.0.0.2:80=5");
+
+    // Drift behind our back is repaired by the periodic reconcile.
+    let key = rt.backend().table().services[0].service.key;
+    let d = rt.backend().table().services[0].destinations[0].clone();
+    rt.backend()
+        .apply_unlogged(&lvsd_ipvs::Operation::DelDest(key, d.key()));
+    assert_eq!(rt.reconcile().applied, 1);
+    assert_eq!(dests(&mut rt), "127.0.0.1:80=1 127.0.0.2:80=5");
+
+    // Shutdown removes the owned service.
+    rt.shutdown(false);
+    assert!(rt.backend().table().services.is_empty());
+    drop(b);
+}
