@@ -112,7 +112,8 @@ async fn checks_drive_the_table_reload_and_shutdown() {
     let key = rt.backend().table().services[0].service.key;
     let d = rt.backend().table().services[0].destinations[0].clone();
     rt.backend()
-        .apply_unlogged(&lvsd_ipvs::Operation::DelDest(key, d.key()));
+        .apply_unlogged(&lvsd_ipvs::Operation::DelDest(key, d.key()))
+        .unwrap();
     assert_eq!(rt.reconcile().applied, 1);
     assert_eq!(dests(&mut rt), "127.0.0.1:80=1 127.0.0.2:80=5");
 
