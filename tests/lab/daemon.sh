@@ -11,9 +11,10 @@ n() { ip netns exec dmn "$@"; }
 n ip link add d0 type dummy
 n ip addr add 10.77.0.2/24 dev d0
 n ip link set d0 up
-serve() { n python3 -m http.server "$1" --bind 10.77.0.2 >/dev/null 2>&1 & echo $!; }
-P1=$(serve 8081)
-P2=$(serve 8082)
+# Not a command substitution: a background job would hold its pipe open.
+serve() { ip netns exec dmn python3 -m http.server "$1" --bind 10.77.0.2 </dev/null >/dev/null 2>&1 & LAST=$!; }
+serve 8081; P1=$LAST
+serve 8082; P2=$LAST
 write_conf() {
     cat > /tmp/daemon.conf <<CONF
 virtual_server 10.77.0.100 80 {
@@ -39,14 +40,14 @@ virtual_server 10.77.0.100 80 {
 CONF
 }
 write_conf 2
-wait_for "n python3 -c 'import socket; socket.create_connection((\"10.77.0.2\", 8082), 1)'" 20 || fail "listeners did not start"
-n $LVSD -f /tmp/daemon.conf --owned-file /tmp/owned-daemon --reconcile-interval 1 2>/tmp/daemon.log &
+wait_for "ip netns exec dmn python3 -c 'import socket; socket.create_connection((\"10.77.0.2\", 8082), 1)'" 30 || fail "listeners did not start"
+ip netns exec dmn $LVSD -f /tmp/daemon.conf --owned-file /tmp/owned-daemon --reconcile-interval 1 </dev/null 2>/tmp/daemon.log &
 DPID=$!
 dests() { n ipvsadm -Sn | grep -c '^-a' || true; }
 wait_for "[ \$(ip netns exec dmn ipvsadm -Sn | grep -c '^-a') -eq 2 ]" 20 || { cat /tmp/daemon.log; fail "daemon did not program both servers"; }
 kill "$P2"
 wait_for "! ip netns exec dmn ipvsadm -Sn | grep -q 10.77.0.2:8082" 10 || { cat /tmp/daemon.log; fail "dead server not removed"; }
-P2=$(serve 8082)
+serve 8082; P2=$LAST
 wait_for "ip netns exec dmn ipvsadm -Sn | grep -q 10.77.0.2:8082" 15 || { cat /tmp/daemon.log; fail "recovered server not re-added"; }
 n ipvsadm -d -t 10.77.0.100:80 -r 10.77.0.2:8081
 wait_for "ip netns exec dmn ipvsadm -Sn | grep -q 10.77.0.2:8081" 10 || { cat /tmp/daemon.log; fail "drift not repaired"; }
