@@ -14,6 +14,7 @@ use super::exit;
 use super::plan::load_for_run;
 
 pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
+    let t0 = std::time::Instant::now();
     let loaded = match load_for_run(common) {
         Ok(l) => l,
         Err(code) => return code,
@@ -34,13 +35,25 @@ pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
             return exit::RUNTIME;
         }
     };
-    let report = match reconcile::reconcile(&mut client, &desired, &mut own) {
-        Ok(r) => r,
+    let t1 = std::time::Instant::now();
+    let kernel = match client.table() {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("lvsd: cannot read the IPVS table: {e}");
             return exit::RUNTIME;
         }
     };
+    let t2 = std::time::Instant::now();
+    let report = reconcile::reconcile_with(&mut client, &desired, &kernel, &mut own);
+    let t3 = std::time::Instant::now();
+    if a.timing {
+        eprintln!(
+            "lvsd: timing: config {} ms, kernel dump {} ms, diff and apply {} ms",
+            (t1 - t0).as_millis(),
+            (t2 - t1).as_millis(),
+            (t3 - t2).as_millis()
+        );
+    }
     if let Err(e) = owned::save(owned_path, &own) {
         eprintln!("lvsd: {e}");
         return exit::RUNTIME;

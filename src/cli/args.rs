@@ -161,4 +161,7 @@ pub struct ApplyArgs {
     /// The record of services lvsd owns (only these are changed or removed).
     #[arg(long = "owned-file", default_value = lvsd_ipvs::owned::DEFAULT_PATH)]
     pub owned_file: String,
+    /// Print how long loading, dumping and applying took.
+    #[arg(long)]
+    pub timing: bool,
 }

@@ -18,11 +18,11 @@ t1=$(now)
 echo "BENCH lvsd -t (parse + validate the 2,000 x 20 config): $(secs "$t0" "$t1") s"
 netns_add lvsd1
 t0=$(now)
-ip netns exec lvsd1 $LVSD apply -f /tmp/big.conf --owned-file /tmp/owned-bench 2>/tmp/apply.err
+ip netns exec lvsd1 $LVSD apply --timing -f /tmp/big.conf --owned-file /tmp/owned-bench 2>/tmp/apply.err || { cat /tmp/apply.err; fail "apply failed"; }
 t1=$(now)
 cat /tmp/apply.err
 t2=$(now)
-ip netns exec lvsd1 $LVSD apply -f /tmp/big.conf --owned-file /tmp/owned-bench 2>/tmp/noop.err
+ip netns exec lvsd1 $LVSD apply --timing -f /tmp/big.conf --owned-file /tmp/owned-bench 2>/tmp/noop.err
 t3=$(now)
 cat /tmp/noop.err
 entries=$(ip netns exec lvsd1 ipvsadm -Sn | wc -l)

@@ -32,12 +32,36 @@ pub trait Transport {
     fn send(&mut self, buf: &[u8]) -> io::Result<()>;
     /// Receives one datagram (possibly several netlink messages).
     fn recv(&mut self) -> io::Result<Vec<u8>>;
+    /// Most requests to keep in flight before reading their ACKs.
+    fn max_in_flight(&self) -> usize {
+        BATCH
+    }
 }
 
 /// A NETLINK_GENERIC socket talking to the kernel.
 pub struct SocketTransport {
     socket: netlink_sys::Socket,
     buf: Vec<u8>,
+    in_flight: usize,
+}
+
+/// SO_RCVBUFFORCE (root may exceed rmem_max), else SO_RCVBUF.
+fn force_rcvbuf(socket: &netlink_sys::Socket, size: usize) {
+    use std::os::fd::AsRawFd;
+    let v = size as libc::c_int;
+    // SAFETY: setsockopt with a valid fd and a c_int option value.
+    let rc = unsafe {
+        libc::setsockopt(
+            socket.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_RCVBUFFORCE,
+            &v as *const libc::c_int as *const libc::c_void,
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if rc != 0 {
+        let _ = socket.set_rx_buf_sz(size);
+    }
 }
 
 impl SocketTransport {
@@ -45,11 +69,19 @@ impl SocketTransport {
         let mut socket = netlink_sys::Socket::new(netlink_sys::protocols::NETLINK_GENERIC)?;
         socket.bind_auto()?;
         socket.connect(&netlink_sys::SocketAddr::new(0, 0))?;
-        // Room for the acks of a whole pipelined batch.
-        let _ = socket.set_rx_buf_sz(8 * 1024 * 1024);
+        // Room for the acks of a whole pipelined batch, and acks without
+        // the echoed request (NETLINK_CAP_ACK): a 42,000-operation apply
+        // would otherwise read back every request it sent.
+        force_rcvbuf(&socket, 16 * 1024 * 1024);
+        let _ = socket.set_cap_ack(true);
+        // Each ACK costs about 1 KiB of receive buffer (skb truesize): keep
+        // no more requests in flight than the buffer we got can acknowledge.
+        let granted = socket.get_rx_buf_sz().unwrap_or(212_992);
+        let in_flight = (granted / 1024).clamp(32, BATCH);
         Ok(SocketTransport {
             socket,
             buf: vec![0u8; 1 << 20],
+            in_flight,
         })
     }
 }
@@ -70,12 +102,16 @@ impl Transport for SocketTransport {
         let n = self.socket.recv(&mut &mut self.buf[..], 0)?;
         Ok(self.buf[..n].to_vec())
     }
+
+    fn max_in_flight(&self) -> usize {
+        self.in_flight
+    }
 }
 
 /// Most requests in one datagram (and in flight) when pipelining.
-const BATCH: usize = 256;
+const BATCH: usize = 1024;
 /// Most bytes in one datagram when pipelining.
-const BATCH_BYTES: usize = 60 * 1024;
+const BATCH_BYTES: usize = 128 * 1024;
 
 pub struct IpvsClient<T: Transport = SocketTransport> {
     transport: T,
@@ -227,7 +263,8 @@ impl<T: Transport> IpvsClient<T> {
             let mut buf = Vec::new();
             let mut seqs = Vec::new();
             let mut i = start;
-            while i < ops.len() && seqs.len() < BATCH && buf.len() < BATCH_BYTES {
+            let limit = self.transport.max_in_flight().clamp(1, BATCH);
+            while i < ops.len() && seqs.len() < limit && buf.len() < BATCH_BYTES {
                 let seq = self.next_seq();
                 buf.extend(request(
                     self.family_id,
