@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use lvsd::config::{load_str, Config, LoadOptions};
 use lvsd::daemon::runtime::Runtime;
 use lvsd_checkers::engine::Engine;
-use lvsd_ipvs::memory::MemoryIpvs;
-use lvsd_ipvs::save::save_table;
+use lvsd_ipvs::fake::FakeIpvs as MemoryIpvs;
+use lvsd_ipvs::format::save_table;
 use tokio::net::TcpListener;
 use tokio::sync::mpsc::unbounded_channel;
 

@@ -6,7 +6,7 @@ use std::path::Path;
 
 use lvsd::config::{load_str, Config, LoadOptions};
 use lvsd::director::state::{AdminState, CheckerId, Director, Transition};
-use lvsd_ipvs::save::save_table;
+use lvsd_ipvs::format::save_table;
 
 fn config(text: &str) -> Config {
     let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());

@@ -5,7 +5,7 @@ use std::path::Path;
 use lvsd::config::{load_str, Config, LoadOptions};
 use lvsd::director::migrate::{adopt, reload};
 use lvsd::director::state::{AdminState, CheckerId, Director};
-use lvsd_ipvs::save::save_table;
+use lvsd_ipvs::format::save_table;
 
 fn config(text: &str) -> Config {
     let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());

@@ -3,19 +3,15 @@
 //! Codec, client, and the desired-state diff/apply engine. Knows nothing of
 //! keepalived.conf or health checks.
 
-pub mod diff;
 pub mod error;
 pub mod fake;
 pub mod format;
-pub mod list;
 pub mod listing;
-pub mod memory;
 pub mod model;
 pub mod netlink;
 pub mod ops;
 pub mod owned;
 pub mod reconcile;
-pub mod save;
 
 pub use listing::*;
 pub use model::*;

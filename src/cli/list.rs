@@ -1,7 +1,7 @@
 //! `lvsd list`: the kernel IPVS table exactly as `ipvsadm -L -n` prints it,
 //! or as JSON for tools.
 
-use lvsd_ipvs::list::{list, ListOptions};
+use lvsd_ipvs::format::{list, ListOptions};
 use lvsd_ipvs::netlink::client::IpvsClient;
 
 use super::args::ListArgs;
@@ -23,7 +23,7 @@ pub fn run(a: &ListArgs) -> i32 {
         }
     };
     if a.json {
-        match serde_json::to_string_pretty(&lvsd_ipvs::list::sorted(&listing)) {
+        match serde_json::to_string_pretty(&lvsd_ipvs::format::sorted(&listing)) {
             Ok(j) => println!("{j}"),
             Err(e) => {
                 eprintln!("lvsd: {e}");
@@ -40,6 +40,7 @@ pub fn run(a: &ListArgs) -> i32 {
         thresholds: a.thresholds,
         persistent_conn: a.persistent_conn,
         tun_info: a.tun_info,
+        nosort: false,
     };
     print!("{}", list(&listing, &o));
     exit::OK

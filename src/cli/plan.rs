@@ -35,6 +35,6 @@ pub fn run(common: &Common) -> i32 {
         Err(code) => return code,
     };
     let table = startup::startup_table(&loaded.config);
-    print!("{}", lvsd_ipvs::save::save_table(&table));
+    print!("{}", lvsd_ipvs::format::save_table(&table));
     exit::OK
 }

@@ -21,7 +21,7 @@ use super::client::Transport;
 use super::consts::{cmd, dest, info, top};
 use super::convert::{dest_attrs, parse_dest, parse_service, service_attrs, top_nest};
 use super::message::IpvsMessage;
-use crate::memory::MemoryIpvs;
+use crate::fake::FakeIpvs as MemoryIpvs;
 use crate::model::{svc_flags, DestKey};
 use crate::ops::{IpvsBackend, Operation};
 
