@@ -6,13 +6,19 @@
 pub mod check;
 pub mod conn;
 pub mod describe;
+pub mod dns;
 pub mod engine;
+pub mod file;
 pub mod genhash;
 pub mod http;
+pub mod misc;
 pub mod outcome;
+pub mod ping;
+pub mod smtp;
 pub mod socket;
 pub mod tcp;
 pub mod timing;
+pub mod udp;
 
 pub use check::{AttemptFuture, Check};
 pub use conn::ConnOptions;

@@ -57,3 +57,10 @@ pub async fn udp_connect(opts: &ConnOptions) -> io::Result<tokio::net::UdpSocket
     u.connect(opts.target).await?;
     Ok(u)
 }
+
+/// A non-blocking socket of any type/protocol with the connection options
+/// applied (bind address/port, device, mark), not connected: e.g. the
+/// ICMP datagram socket of PING_CHECK.
+pub fn socket_with_opts(opts: &ConnOptions, ty: Type, proto: Protocol) -> io::Result<Socket> {
+    base_socket(opts, ty, proto)
+}
