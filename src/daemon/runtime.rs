@@ -100,7 +100,7 @@ impl<B: IpvsBackend> Runtime<B> {
                         rs: ri,
                         checker: ci,
                     };
-                    match checks::build(c, rs, vs) {
+                    match checks::build(c, rs, vs, &self.cfg) {
                         Ok(check) => {
                             let eid = engine_id(gen, id);
                             self.engine.add(eid, check, checks::timing(c), None);

@@ -10,7 +10,7 @@ use lvsd_checkers::timing::TimingSpec;
 use lvsd_checkers::{Check, ConnOptions};
 
 use crate::config::model::{
-    Checker, CheckerKind, HttpCheck as HttpCfg, HttpProtocol, RealServer, VirtualServer,
+    Checker, CheckerKind, Config, HttpCheck as HttpCfg, HttpProtocol, RealServer, VirtualServer,
 };
 
 /// Why a configured checker cannot run (yet) in lvsd.
@@ -110,14 +110,80 @@ pub fn build(
     c: &Checker,
     rs: &RealServer,
     vs: &VirtualServer,
+    cfg: &Config,
 ) -> Result<Arc<dyn Check>, Unsupported> {
+    use lvsd_checkers::{dns, file, misc, ping, smtp, udp};
     match &c.kind {
         CheckerKind::Tcp => Ok(Arc::new(TcpCheck { conn: conn(c, rs) })),
         CheckerKind::Http(h) => http(h, c, rs, vs, false),
         CheckerKind::Ssl(h) => http(h, c, rs, vs, true),
-        other => Err(Unsupported(format!(
-            "{} is not run by this lvsd build yet: the real server keeps its start-up state",
-            other.keyword()
-        ))),
+        CheckerKind::Smtp(s) => Ok(Arc::new(smtp::SmtpCheck::new(smtp::SmtpSpec {
+            conn: conn(c, rs),
+            helo_name: Some(s.helo_name.clone()),
+        }))),
+        CheckerKind::Dns(d) => {
+            let mut spec = dns::DnsSpec::new(conn(c, rs));
+            spec.rr_type = dns::RrType::parse(&d.query_type)
+                .ok_or_else(|| Unsupported(format!("DNS_CHECK type {}", d.query_type)))?;
+            spec.name = if d.name == "." {
+                String::new()
+            } else {
+                d.name.clone()
+            };
+            Ok(Arc::new(dns::DnsCheck::new(spec)))
+        }
+        CheckerKind::Udp(u) => {
+            let mut spec = udp::UdpSpec::new(conn(c, rs));
+            spec.payload = u.payload.clone();
+            spec.require_reply = u.require_reply.as_ref().map(|p| udp::ReplyPattern {
+                value: p.bytes.clone(),
+                mask: p.mask.clone(),
+            });
+            spec.min_reply_length = u.min_reply_length as usize;
+            spec.max_reply_length = u.max_reply_length as usize;
+            Ok(Arc::new(udp::UdpCheck::new(spec)))
+        }
+        CheckerKind::Ping => Ok(Arc::new(ping::PingCheck::new(ping::PingSpec {
+            conn: conn(c, rs),
+        }))),
+        CheckerKind::Misc(m) => {
+            let spec = misc::MiscSpec {
+                misc_path: m.path.clone(),
+                misc_timeout: m.timeout.value,
+                misc_dynamic: m.dynamic,
+                user: m.user.clone(),
+                group: m.group.clone(),
+                script_user: cfg.global.script_user.as_ref().map(|u| u.0.clone()),
+                rs_weight: rs.weight.value as i64,
+                script_security: cfg.global.enable_script_security,
+            };
+            misc::MiscCheck::new(spec)
+                .map(|m| Arc::new(m) as Arc<dyn Check>)
+                .map_err(|e| Unsupported(format!("MISC_CHECK: {e}")))
+        }
+        CheckerKind::File(f) => {
+            let tf = cfg
+                .track_files
+                .iter()
+                .find(|t| t.name == f.track_file)
+                .ok_or_else(|| Unsupported(format!("unknown track_file {}", f.track_file)))?;
+            let spec = file::FileSpec {
+                name: tf.name.clone(),
+                path: tf.file.clone().into(),
+                weight: f.weight.unwrap_or(tf.weight),
+                reverse: if f.weight.is_some() {
+                    f.reverse
+                } else {
+                    tf.reverse
+                },
+                init_file: tf.init_file.map(|(v, o)| (v.unwrap_or(0), o)),
+            };
+            file::FileCheck::new(spec)
+                .map(|f| Arc::new(f) as Arc<dyn Check>)
+                .map_err(|e| Unsupported(format!("FILE_CHECK: {e}")))
+        }
+        CheckerKind::Bfd { .. } => Err(Unsupported(
+            "BFD_CHECK is not supported by lvsd: the real server keeps its start-up state".into(),
+        )),
     }
 }
