@@ -19,6 +19,8 @@ fn main() {
             keep_ipvs: cli.keep_ipvs,
             owned_file: cli.owned_file.clone(),
             reconcile_interval: std::time::Duration::from_secs(cli.reconcile_interval.max(1)),
+            vrrp_only: cli.vrrp_only,
+            check_only: cli.check_only,
         }),
     };
     std::process::exit(code);

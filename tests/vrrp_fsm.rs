@@ -63,8 +63,14 @@ fn timer_formulas_match_the_rfc_table() {
         master_down_interval(Version::V3, 254, ms(100)),
         Duration::from_nanos(300_781_250)
     );
-    assert_eq!(skew(Version::V2, 150, ms(100)), Duration::from_micros(414_062));
-    assert_eq!(skew(Version::V3, 1, ms(10)), Duration::from_nanos(9_960_937));
+    assert_eq!(
+        skew(Version::V2, 150, ms(100)),
+        Duration::from_micros(414_062)
+    );
+    assert_eq!(
+        skew(Version::V3, 1, ms(10)),
+        Duration::from_nanos(9_960_937)
+    );
 }
 
 #[test]
@@ -74,16 +80,30 @@ fn backup_becomes_master_after_master_down_interval() {
     let a = f.start(t0);
     assert!(matches!(
         a.as_slice(),
-        [Action::Transition { from: State::Initialize, to: State::Backup, cause: Cause::Startup }]
+        [Action::Transition {
+            from: State::Initialize,
+            to: State::Backup,
+            cause: Cause::Startup
+        }]
     ));
-    assert_eq!(f.next_deadline(), Some(t0 + Duration::from_micros(3_609_375)));
+    assert_eq!(
+        f.next_deadline(),
+        Some(t0 + Duration::from_micros(3_609_375))
+    );
     let acts = run(&mut f, t0, Duration::from_secs(5));
     let at = Duration::from_micros(3_609_375);
     assert_eq!(acts[0], (at, advert(100)));
     assert_eq!(acts[1], (at, Action::TakeVips));
     assert!(matches!(
         &acts[2],
-        (_, Action::Transition { to: State::Master, cause: Cause::MasterDown, .. })
+        (
+            _,
+            Action::Transition {
+                to: State::Master,
+                cause: Cause::MasterDown,
+                ..
+            }
+        )
     ));
     // Then one advert per second.
     assert_eq!(acts[3], (at + S, advert(100)));
@@ -149,10 +169,11 @@ fn preemption_lower_priority_master_is_overtaken() {
             became = Some(i);
         }
         if let Some(d) = f.next_deadline() {
-            if d < now + S && f.state() == State::Backup {
-                if f.on_timer(d).contains(&Action::TakeVips) {
-                    became = Some(i);
-                }
+            if d < now + S
+                && f.state() == State::Backup
+                && f.on_timer(d).contains(&Action::TakeVips)
+            {
+                became = Some(i);
             }
         }
     }
@@ -225,7 +246,11 @@ fn master_yields_to_higher_priority_and_to_equal_priority_higher_address() {
     assert!(a.contains(&Action::ReleaseVips));
     assert!(matches!(
         g.last_transition,
-        Some((_, State::Backup, Cause::HigherPriority { priority: 200, .. }))
+        Some((
+            _,
+            State::Backup,
+            Cause::HigherPriority { priority: 200, .. }
+        ))
     ));
 }
 
@@ -329,7 +354,11 @@ fn fault_from_master_resigns_and_recovery_waits_full_interval() {
     let a = f.set_fault(t0 + S * 3, None);
     assert!(matches!(
         a.last(),
-        Some(Action::Transition { to: State::Backup, cause: Cause::FaultCleared, .. })
+        Some(Action::Transition {
+            to: State::Backup,
+            cause: Cause::FaultCleared,
+            ..
+        })
     ));
     // Owner: MDI with priority 255 = 3 + 1/256 s.
     assert_eq!(
@@ -367,7 +396,9 @@ fn gate_holds_master_until_opened() {
     f.start(t0);
     let acts = run(&mut f, t0, Duration::from_secs(6));
     assert_eq!(
-        acts.iter().filter(|(_, a)| *a == Action::WantsMaster).count(),
+        acts.iter()
+            .filter(|(_, a)| *a == Action::WantsMaster)
+            .count(),
         1
     );
     assert_eq!(f.state(), State::Backup);

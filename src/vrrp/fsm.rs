@@ -31,6 +31,17 @@ pub enum State {
 }
 
 impl State {
+    /// lvsd's own word for the state (logs, status).
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Initialize => "INIT",
+            State::Backup => "BACKUP",
+            State::Master => "MASTER",
+            State::Fault => "FAULT",
+            State::Leaving => "LEAVING",
+            State::Stopped => "STOPPED",
+        }
+    }
     /// keepalived's word for the state (notify arguments, FIFO lines).
     pub fn keepalived_name(self) -> &'static str {
         match self {
@@ -51,14 +62,19 @@ pub enum Cause {
     MasterDown,
     /// The master resigned (priority 0) and our skew passed.
     Owner,
-    HigherPriority { from: IpAddr, priority: u8 },
+    HigherPriority {
+        from: IpAddr,
+        priority: u8,
+    },
     Fault(String),
     FaultCleared,
     /// A member of the sync group went to Backup/Fault.
     SyncGroup(String),
     Shutdown,
     /// The new master was heard while leaving.
-    HandedOver { to: IpAddr },
+    HandedOver {
+        to: IpAddr,
+    },
     /// No new master was heard within the bound while leaving.
     HandoverTimeout,
 }
@@ -209,7 +225,7 @@ impl Fsm {
         out.push(Action::Transition { from, to, cause });
     }
 
-    fn to_backup(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {
+    fn enter_backup(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {
         let was_master = self.state == State::Master;
         self.advert_at = None;
         self.leave_by = None;
@@ -221,7 +237,7 @@ impl Fsm {
         self.transition(now, State::Backup, cause, out);
     }
 
-    fn to_master(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {
+    fn enter_master(&mut self, now: Instant, cause: Cause, out: &mut Vec<Action>) {
         if !self.gate_open {
             if !self.wants_master {
                 self.wants_master = true;
@@ -253,9 +269,9 @@ impl Fsm {
         }
         if self.effective == 255 {
             self.transition(now, State::Backup, Cause::Startup, &mut out);
-            self.to_master(now, Cause::Owner, &mut out);
+            self.enter_master(now, Cause::Owner, &mut out);
         } else {
-            self.to_backup(now, Cause::Startup, &mut out);
+            self.enter_backup(now, Cause::Startup, &mut out);
         }
         out
     }
@@ -298,7 +314,8 @@ impl Fsm {
                     return out;
                 }
                 let wins = priority > self.effective
-                    || (priority == self.effective && addr_key(src) > addr_key(self.cfg.local_addr));
+                    || (priority == self.effective
+                        && addr_key(src) > addr_key(self.cfg.local_addr));
                 if wins {
                     if self.cfg.higher_prio_send_advert {
                         out.push(Action::SendAdvert {
@@ -308,7 +325,14 @@ impl Fsm {
                     if self.cfg.version == Version::V3 && !interval.is_zero() {
                         self.master_adver_int = interval;
                     }
-                    self.to_backup(now, Cause::HigherPriority { from: src, priority }, &mut out);
+                    self.enter_backup(
+                        now,
+                        Cause::HigherPriority {
+                            from: src,
+                            priority,
+                        },
+                        &mut out,
+                    );
                 } else {
                     // Two masters (split brain healing, or a lower-priority
                     // node): assert at once and re-announce the VIPs.
@@ -366,7 +390,7 @@ impl Fsm {
         }
         if let Some(t) = self.down_at {
             if now >= t && self.state == State::Backup {
-                self.to_master(now, Cause::MasterDown, &mut out);
+                self.enter_master(now, Cause::MasterDown, &mut out);
             }
         }
         out
@@ -420,7 +444,7 @@ impl Fsm {
             }
             (None, State::Fault) => {
                 self.master_adver_int = self.cfg.advert_int;
-                self.to_backup(now, Cause::FaultCleared, &mut out);
+                self.enter_backup(now, Cause::FaultCleared, &mut out);
             }
             _ => {}
         }
@@ -432,7 +456,7 @@ impl Fsm {
         let mut out = Vec::new();
         if self.state == State::Master {
             out.push(Action::SendAdvert { priority: 0 });
-            self.to_backup(now, Cause::SyncGroup(group.to_string()), &mut out);
+            self.enter_backup(now, Cause::SyncGroup(group.to_string()), &mut out);
         }
         out
     }
@@ -452,7 +476,7 @@ impl Fsm {
         let mut out = Vec::new();
         self.gate_open = open;
         if open && self.wants_master && self.state == State::Backup {
-            self.to_master(now, Cause::MasterDown, &mut out);
+            self.enter_master(now, Cause::MasterDown, &mut out);
         }
         out
     }

@@ -118,8 +118,6 @@ pub enum DropReason {
     IntervalMismatch { got_cs: u16, ours_cs: u16 },
     #[error("source {0} is not a configured unicast peer")]
     UnknownSource(IpAddr),
-    #[error("first IPv6 address is not link-local")]
-    NotLinkLocal,
 }
 
 impl DropReason {
@@ -140,7 +138,6 @@ impl DropReason {
             DropReason::AuthMismatch => "auth",
             DropReason::IntervalMismatch { .. } => "interval",
             DropReason::UnknownSource(_) => "source",
-            DropReason::NotLinkLocal => "not_link_local",
         }
     }
 }
@@ -343,11 +340,6 @@ impl Advert {
                 )));
             }
         }
-        if let Some(IpAddr::V6(first)) = addrs.first() {
-            if (first.segments()[0] & 0xffc0) != 0xfe80 {
-                return Err(DropReason::NotLinkLocal);
-            }
-        }
         Ok((
             Advert {
                 version,
@@ -472,7 +464,7 @@ mod tests {
     }
 
     #[test]
-    fn v3_ipv6_roundtrip_and_link_local_rule() {
+    fn v3_ipv6_roundtrip_any_first_address() {
         let src: IpAddr = "fe80::1".parse().unwrap();
         let dst = IpAddr::V6(MCAST_V6);
         let a = Advert {
@@ -489,10 +481,9 @@ mod tests {
         let mut bad = a.clone();
         bad.addrs.reverse();
         let m = bad.encode(src, dst, true);
-        assert_eq!(
-            Advert::decode(&m, src, dst, false),
-            Err(DropReason::NotLinkLocal)
-        );
+        // RFC 9568 wants a link-local first address; keepalived does not
+        // send one, and interop wins: accepted.
+        assert_eq!(Advert::decode(&m, src, dst, false).unwrap().0, bad);
     }
 
     #[test]

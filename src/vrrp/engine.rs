@@ -1,0 +1,698 @@
+//! The VRRP engine: one tokio task that owns every instance's state
+//! machine and performs what they ask (adverts, VIPs, announcements,
+//! notifications, the IPVS sync daemon through a hook), fed by the receive
+//! sockets, the trackers and its own timers. Sync groups are coordinated
+//! here: a group goes Master only when every member wants to, follows any
+//! member to Backup, and is in Fault while any member is.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver, UnboundedSender};
+
+use crate::config::model::{Config, VrrpInstance};
+
+use super::fsm::{Action, Cause, Fsm, State};
+use super::instance::{self, InstancePlan};
+use super::net::addrs::AddressManager;
+use super::net::announce::{garp_frame, unsolicited_na_frame, Announcer};
+use super::net::socket::{Received, Receiver, Sender};
+use super::notify::{self, Notifier};
+use super::packet::{Advert, DropReason};
+use super::track::{self, TrackEvent, TrackStatus};
+
+/// Told to the engine's owner.
+#[derive(Debug, Clone)]
+pub enum VrrpEvent {
+    Log(String),
+    Transition {
+        instance: String,
+        from: State,
+        to: State,
+        cause: Cause,
+    },
+}
+
+/// Asked of the engine.
+#[derive(Debug)]
+pub enum VrrpCommand {
+    /// Stop: graceful = make-before-break hand-over of Master instances.
+    Shutdown { graceful: bool },
+}
+
+/// Called on every state change (the director uses it for the IPVS sync
+/// daemon); returns a line to log, if any.
+pub trait StateHook: Send {
+    fn on_state(&mut self, instance: &str, state: State) -> Option<String>;
+}
+
+/// What `lvsd status` shows of an instance.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct InstanceStatus {
+    pub name: String,
+    pub interface: String,
+    pub vrid: u8,
+    pub state: State,
+    pub priority: u8,
+    pub effective_priority: u8,
+    pub why: Vec<String>,
+    pub fault: Option<String>,
+    pub master: Option<String>,
+    pub last_transition_unix_ms: Option<u64>,
+    pub last_cause: Option<String>,
+    pub transitions: u64,
+    pub adverts_sent: u64,
+    pub adverts_received: u64,
+    pub send_errors: u64,
+    pub drops: HashMap<String, u64>,
+}
+
+pub type SharedStatus = Arc<Mutex<Vec<InstanceStatus>>>;
+
+struct InstRt {
+    plan: InstancePlan,
+    conf: VrrpInstance,
+    fsm: Fsm,
+    sender: Sender,
+    own_fault: Option<String>,
+    applied_fault: Option<String>,
+    why: Vec<String>,
+    garp_second: Option<Instant>,
+    garp_refresh: Option<Instant>,
+    status: InstanceStatus,
+    last_drop_log: HashMap<&'static str, Instant>,
+}
+
+pub struct Engine {
+    cfg: Config,
+    insts: Vec<InstRt>,
+    addrs: AddressManager,
+    announcer: Option<Announcer>,
+    notifier: Notifier,
+    track: TrackStatus,
+    events: UnboundedSender<VrrpEvent>,
+    hook: Option<Box<dyn StateHook>>,
+    status: SharedStatus,
+    pkt_rx: UnboundedReceiver<(u32, Result<Received, DropReason>)>,
+    track_rx: UnboundedReceiver<TrackEvent>,
+    _track_tx: UnboundedSender<TrackEvent>,
+    foreign_logged: HashMap<(u32, u8), Instant>,
+}
+
+fn unix_ms() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_millis() as u64)
+        .unwrap_or(0)
+}
+
+const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
+
+impl Engine {
+    /// Plans every instance against the host, opens sockets and starts the
+    /// trackers. Errors name the instance and the cause.
+    pub fn new(
+        cfg: Config,
+        events: UnboundedSender<VrrpEvent>,
+        hook: Option<Box<dyn StateHook>>,
+    ) -> Result<(Engine, SharedStatus), String> {
+        let now = Instant::now();
+        let addrs = AddressManager::open().map_err(|e| e.to_string())?;
+        let (pkt_tx, pkt_rx) = unbounded_channel();
+        let mut receivers: HashMap<(u32, bool), ()> = HashMap::new();
+        let mut insts = Vec::new();
+        for conf in &cfg.vrrp_instances {
+            let plan = instance::plan(&cfg, conf, now).map_err(|e| e.to_string())?;
+            let sender =
+                Sender::open(&plan.ifname, plan.ifindex, plan.fsm.local_addr).map_err(|e| {
+                    format!(
+                        "vrrp_instance {}: cannot open the VRRP send socket on {}: {e}",
+                        plan.name, plan.ifname
+                    )
+                })?;
+            let key = (plan.ifindex, plan.group.is_ipv6());
+            if let std::collections::hash_map::Entry::Vacant(v) = receivers.entry(key) {
+                let r = Receiver::open(&plan.ifname, plan.ifindex, plan.group).map_err(|e| {
+                    format!(
+                        "vrrp_instance {}: cannot open the VRRP receive socket on {}: {e}",
+                        plan.name, plan.ifname
+                    )
+                })?;
+                v.insert(());
+                let tx = pkt_tx.clone();
+                let ifindex = plan.ifindex;
+                tokio::spawn(async move {
+                    loop {
+                        match r.recv().await {
+                            Ok(p) => {
+                                if tx.send((ifindex, p)).is_err() {
+                                    return;
+                                }
+                            }
+                            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+                        }
+                        if tx.is_closed() {
+                            return;
+                        }
+                    }
+                });
+            }
+            let fsm = Fsm::new(plan.fsm.clone(), now);
+            let status = InstanceStatus {
+                name: plan.name.clone(),
+                interface: plan.ifname.clone(),
+                vrid: plan.fsm.vrid,
+                state: State::Initialize,
+                priority: plan.fsm.priority,
+                effective_priority: plan.fsm.priority,
+                why: Vec::new(),
+                fault: None,
+                master: None,
+                last_transition_unix_ms: None,
+                last_cause: None,
+                transitions: 0,
+                adverts_sent: 0,
+                adverts_received: 0,
+                send_errors: 0,
+                drops: HashMap::new(),
+            };
+            insts.push(InstRt {
+                plan,
+                conf: conf.clone(),
+                fsm,
+                sender,
+                own_fault: None,
+                applied_fault: None,
+                why: Vec::new(),
+                garp_second: None,
+                garp_refresh: None,
+                status,
+                last_drop_log: HashMap::new(),
+            });
+        }
+        let announcer = Announcer::open().ok();
+        let (log_tx, mut log_rx) = unbounded_channel::<String>();
+        let ev = events.clone();
+        tokio::spawn(async move {
+            while let Some(l) = log_rx.recv().await {
+                if ev.send(VrrpEvent::Log(l)).is_err() {
+                    return;
+                }
+            }
+        });
+        let notifier = Notifier::start(&cfg, log_tx);
+        let (track_tx, track_rx) = unbounded_channel();
+        let (track, errors) = track::spawn_observers(&cfg, track_tx.clone());
+        for e in errors {
+            let _ = events.send(VrrpEvent::Log(e));
+        }
+        let status: SharedStatus = Arc::new(Mutex::new(Vec::new()));
+        let eng = Engine {
+            cfg,
+            insts,
+            addrs,
+            announcer,
+            notifier,
+            track,
+            events,
+            hook,
+            status: status.clone(),
+            pkt_rx,
+            track_rx,
+            _track_tx: track_tx,
+            foreign_logged: HashMap::new(),
+        };
+        Ok((eng, status))
+    }
+
+    fn log(&self, line: String) {
+        let _ = self.events.send(VrrpEvent::Log(line));
+    }
+
+    fn publish(&mut self) {
+        let v: Vec<InstanceStatus> = self
+            .insts
+            .iter_mut()
+            .map(|i| {
+                i.status.state = i.fsm.state();
+                i.status.effective_priority = i.fsm.effective_priority();
+                i.status.why = i.why.clone();
+                i.status.fault = i.applied_fault.clone();
+                i.status.master = i
+                    .fsm
+                    .master_seen
+                    .map(|(a, p)| format!("{a} (priority {p})"));
+                i.status.clone()
+            })
+            .collect();
+        if let Ok(mut s) = self.status.lock() {
+            *s = v;
+        }
+    }
+
+    fn next_deadline(&self) -> Option<Instant> {
+        self.insts
+            .iter()
+            .flat_map(|i| [i.fsm.next_deadline(), i.garp_second, i.garp_refresh])
+            .flatten()
+            .min()
+    }
+
+    /// Runs until shut down and every instance has stopped.
+    pub async fn run(mut self, mut commands: UnboundedReceiver<VrrpCommand>) {
+        let now = Instant::now();
+        // Leftovers of a crash: remove the VIPs first (keepalived does too).
+        for i in 0..self.insts.len() {
+            self.release_vips(i).await;
+        }
+        self.reevaluate(now).await;
+        for i in 0..self.insts.len() {
+            let acts = if self.insts[i].applied_fault.is_some() {
+                Vec::new()
+            } else {
+                self.insts[i].fsm.start(now)
+            };
+            self.exec(i, acts).await;
+        }
+        self.publish();
+        let mut stopping: Option<Instant> = None;
+        let mut commands_open = true;
+        for _ in 0..u64::MAX {
+            if stopping.is_some()
+                && self
+                    .insts
+                    .iter()
+                    .all(|i| matches!(i.fsm.state(), State::Stopped))
+            {
+                break;
+            }
+            if let Some(limit) = stopping {
+                if Instant::now() >= limit {
+                    let now = Instant::now();
+                    for i in 0..self.insts.len() {
+                        let a = self.insts[i].fsm.stop_now(now);
+                        self.exec(i, a).await;
+                    }
+                    break;
+                }
+            }
+            let deadline = self
+                .next_deadline()
+                .unwrap_or_else(|| Instant::now() + Duration::from_secs(3600));
+            let deadline = match stopping {
+                Some(l) => deadline.min(l),
+                None => deadline,
+            };
+            tokio::select! {
+                Some((ifindex, pkt)) = self.pkt_rx.recv() => {
+                    self.on_packet(ifindex, pkt).await;
+                }
+                Some(ev) = self.track_rx.recv() => {
+                    if self.track.apply(&ev) {
+                        self.reevaluate(Instant::now()).await;
+                    }
+                }
+                _ = tokio::time::sleep_until(deadline.into()) => {
+                    self.on_timers(Instant::now()).await;
+                }
+                c = commands.recv(), if commands_open => {
+                    let graceful = match c {
+                        Some(VrrpCommand::Shutdown { graceful }) => graceful,
+                        None => { commands_open = false; true }
+                    };
+                    if stopping.is_none() {
+                        let now = Instant::now();
+                        let bound = self
+                            .insts
+                            .iter()
+                            .map(|i| i.plan.fsm.advert_int * 3)
+                            .max()
+                            .unwrap_or_default();
+                        stopping = Some(now + bound + Duration::from_millis(200));
+                        for i in 0..self.insts.len() {
+                            let a = if graceful {
+                                self.insts[i].fsm.shutdown(now)
+                            } else {
+                                self.insts[i].fsm.stop_now(now)
+                            };
+                            self.exec(i, a).await;
+                        }
+                    }
+                }
+            }
+            self.publish();
+        }
+        self.publish();
+        // The stop notifications run before the process goes.
+        self.notifier
+            .finish(notify::SCRIPT_TIMEOUT + Duration::from_secs(1))
+            .await;
+    }
+
+    async fn on_packet(&mut self, ifindex: u32, pkt: Result<Received, DropReason>) {
+        let now = Instant::now();
+        let r = match pkt {
+            Ok(r) => r,
+            Err(why) => {
+                self.count_drop_if(ifindex, why);
+                return;
+            }
+        };
+        if self
+            .insts
+            .iter()
+            .any(|i| i.plan.ifindex == ifindex && i.sender.src() == r.src)
+        {
+            return; // our own advert
+        }
+        let decoded = Advert::decode(&r.msg, r.src, r.dst, r.checksum_done);
+        let (adv, _form) = match decoded {
+            Ok(a) => a,
+            Err(why) => {
+                self.count_drop_if(ifindex, why);
+                return;
+            }
+        };
+        let Some(idx) = self.insts.iter().position(|i| {
+            i.plan.ifindex == ifindex
+                && i.plan.fsm.vrid == adv.vrid
+                && i.plan.group.is_ipv6() == r.src.is_ipv6()
+        }) else {
+            let key = (ifindex, adv.vrid);
+            let due = self
+                .foreign_logged
+                .get(&key)
+                .is_none_or(|t| now.duration_since(*t) >= Duration::from_secs(60));
+            if due {
+                self.foreign_logged.insert(key, now);
+                self.log(format!(
+                    "VRRP: adverts for virtual router {} from {} on interface index {ifindex}: not configured here (another cluster on this link?)",
+                    adv.vrid, r.src
+                ));
+            }
+            return;
+        };
+        if let Err(why) = instance::validate(&self.insts[idx].plan, r.src, r.ttl, &adv) {
+            self.count_drop(idx, why);
+            return;
+        }
+        self.insts[idx].status.adverts_received += 1;
+        let interval = Duration::from_millis(u64::from(adv.interval_cs) * 10);
+        let acts = self.insts[idx]
+            .fsm
+            .on_advert(now, r.src, adv.priority, interval);
+        self.exec(idx, acts).await;
+    }
+
+    fn count_drop_if(&mut self, ifindex: u32, why: DropReason) {
+        if let Some(idx) = self.insts.iter().position(|i| i.plan.ifindex == ifindex) {
+            self.count_drop(idx, why);
+        }
+    }
+
+    fn count_drop(&mut self, idx: usize, why: DropReason) {
+        let now = Instant::now();
+        let key = why.key();
+        let i = &mut self.insts[idx];
+        *i.status.drops.entry(key.to_string()).or_default() += 1;
+        let due = i
+            .last_drop_log
+            .get(key)
+            .is_none_or(|t| now.duration_since(*t) >= DROP_LOG_EVERY);
+        if due {
+            i.last_drop_log.insert(key, now);
+            let line = format!(
+                "VRRP {}: dropped an advert: {why} ({} so far)",
+                i.plan.name, i.status.drops[key]
+            );
+            self.log(line);
+        }
+    }
+
+    async fn on_timers(&mut self, now: Instant) {
+        for i in 0..self.insts.len() {
+            if self.insts[i].fsm.next_deadline().is_some_and(|d| d <= now) {
+                let a = self.insts[i].fsm.on_timer(now);
+                self.exec(i, a).await;
+            }
+            if self.insts[i].garp_second.is_some_and(|d| d <= now) {
+                self.insts[i].garp_second = None;
+                self.announce(i);
+            }
+            if let Some(d) = self.insts[i].garp_refresh {
+                if d <= now {
+                    let r = self.insts[i].plan.garp_refresh;
+                    for _ in 0..self.insts[i].plan.garp_refresh_repeat {
+                        self.announce_once(i);
+                    }
+                    self.insts[i].garp_refresh = r.map(|r| now + r);
+                }
+            }
+        }
+    }
+
+    /// Recomputes priorities and faults from the trackers (and sync groups).
+    async fn reevaluate(&mut self, now: Instant) {
+        for i in 0..self.insts.len() {
+            let e = track::evaluate(&self.cfg, &self.insts[i].conf, &self.track);
+            self.insts[i].own_fault = e.fault;
+            self.insts[i].why = e.adjustments;
+            let a = self.insts[i].fsm.set_effective_priority(now, e.priority);
+            self.exec(i, a).await;
+        }
+        for i in 0..self.insts.len() {
+            let mut fault = self.insts[i].own_fault.clone();
+            if fault.is_none() {
+                if let Some(g) = self.group_of(i) {
+                    for m in self.members(&g) {
+                        if let Some(f) = &self.insts[m].own_fault {
+                            fault = Some(format!(
+                                "sync group {g}: {} is in fault ({f})",
+                                self.insts[m].plan.name
+                            ));
+                            break;
+                        }
+                    }
+                }
+            }
+            if fault != self.insts[i].applied_fault {
+                self.insts[i].applied_fault = fault.clone();
+                let st = self.insts[i].fsm.state();
+                let a = if st == State::Initialize {
+                    Vec::new()
+                } else {
+                    self.insts[i].fsm.set_fault(now, fault)
+                };
+                self.exec(i, a).await;
+            }
+        }
+    }
+
+    fn group_of(&self, i: usize) -> Option<String> {
+        let name = &self.insts[i].plan.name;
+        self.cfg
+            .vrrp_sync_groups
+            .iter()
+            .find(|g| g.group.iter().any(|m| m == name))
+            .map(|g| g.name.clone())
+    }
+
+    fn members(&self, group: &str) -> Vec<usize> {
+        let Some(g) = self.cfg.vrrp_sync_groups.iter().find(|g| g.name == group) else {
+            return Vec::new();
+        };
+        self.insts
+            .iter()
+            .enumerate()
+            .filter(|(_, i)| g.group.iter().any(|m| m == &i.plan.name))
+            .map(|(n, _)| n)
+            .collect()
+    }
+
+    fn send_advert(&mut self, i: usize, priority: u8) {
+        let inst = &mut self.insts[i];
+        let adv = Advert {
+            version: inst.plan.fsm.version,
+            vrid: inst.plan.fsm.vrid,
+            priority,
+            interval_cs: (inst.plan.fsm.advert_int.as_millis() / 10).clamp(1, 4095) as u16,
+            auth: inst.plan.auth.clone(),
+            addrs: inst.plan.advert_addrs.clone(),
+        };
+        let src = inst.sender.src();
+        for dst in inst.plan.destinations.clone() {
+            let msg = adv.encode(src, dst, inst.plan.v3_pseudo_header);
+            match inst.sender.send(&msg, dst, inst.plan.ttl) {
+                Ok(()) => inst.status.adverts_sent += 1,
+                Err(e) => {
+                    inst.status.send_errors += 1;
+                    if inst.status.send_errors == 1 || inst.status.send_errors % 100 == 0 {
+                        let line = format!(
+                            "VRRP {}: cannot send an advert to {dst}: {e} ({} errors)",
+                            inst.plan.name, inst.status.send_errors
+                        );
+                        let _ = self.events.send(VrrpEvent::Log(line));
+                    }
+                }
+            }
+        }
+    }
+
+    fn announce_once(&mut self, i: usize) {
+        let Some(a) = &self.announcer else { return };
+        let inst = &self.insts[i];
+        let mut errors = Vec::new();
+        for v in &inst.plan.vips {
+            let frame = match v.addr {
+                IpAddr::V4(a4) => garp_frame(inst.plan.mac, a4),
+                IpAddr::V6(a6) => unsolicited_na_frame(inst.plan.mac, a6, false),
+            };
+            if let Err(e) = a.send(v.ifindex, &frame) {
+                errors.push(format!("{}: {e}", v.addr));
+            }
+        }
+        if !errors.is_empty() {
+            self.log(format!(
+                "VRRP {}: cannot announce {}",
+                self.insts[i].plan.name,
+                errors.join(", ")
+            ));
+        }
+    }
+
+    /// A burst of `garp_master_repeat` announcements.
+    fn announce(&mut self, i: usize) {
+        let n = self.insts[i].plan.garp_repeat.max(1);
+        for _ in 0..n {
+            self.announce_once(i);
+        }
+    }
+
+    async fn take_vips(&mut self, i: usize) {
+        let vips = self.insts[i].plan.vips.clone();
+        for v in &vips {
+            if let Err(e) = self.addrs.add(v).await {
+                self.log(format!("VRRP {}: {e}", self.insts[i].plan.name));
+            }
+        }
+        self.announce(i);
+        let now = Instant::now();
+        let (delay, refresh) = (
+            self.insts[i].plan.garp_delay,
+            self.insts[i].plan.garp_refresh,
+        );
+        self.insts[i].garp_second = (!delay.is_zero()).then(|| now + delay);
+        self.insts[i].garp_refresh = refresh.map(|r| now + r);
+    }
+
+    async fn release_vips(&mut self, i: usize) {
+        self.insts[i].garp_second = None;
+        self.insts[i].garp_refresh = None;
+        let vips = self.insts[i].plan.vips.clone();
+        for v in &vips {
+            if let Err(e) = self.addrs.remove(v).await {
+                self.log(format!("VRRP {}: {e}", self.insts[i].plan.name));
+            }
+        }
+    }
+
+    /// Performs the actions of instance `i`, in order, and what they imply
+    /// for its sync group.
+    async fn exec(&mut self, i: usize, actions: Vec<Action>) {
+        let mut queue: Vec<(usize, Action)> = actions.into_iter().map(|a| (i, a)).collect();
+        let mut steps = 0;
+        while !queue.is_empty() && steps < 10_000 {
+            steps += 1;
+            let (i, a) = queue.remove(0);
+            match a {
+                Action::SendAdvert { priority } => self.send_advert(i, priority),
+                Action::TakeVips => self.take_vips(i).await,
+                Action::ReleaseVips => self.release_vips(i).await,
+                Action::Announce => self.announce(i),
+                Action::WantsMaster => {
+                    if let Some(g) = self.group_of(i) {
+                        let members = self.members(&g);
+                        let all = members.iter().all(|&m| {
+                            self.insts[m].fsm.wants_master()
+                                || self.insts[m].fsm.state() == State::Master
+                        });
+                        if all {
+                            let now = Instant::now();
+                            for m in members {
+                                let a = self.insts[m].fsm.set_gate(now, true);
+                                self.insts[m].fsm.set_gate(now, false);
+                                queue.extend(a.into_iter().map(|a| (m, a)));
+                            }
+                        }
+                    }
+                }
+                Action::Transition { from, to, cause } => {
+                    self.on_transition(i, from, to, &cause);
+                    if from == State::Master && matches!(to, State::Backup) {
+                        if let Some(g) = self.group_of(i) {
+                            let now = Instant::now();
+                            for m in self.members(&g) {
+                                if m != i {
+                                    let a = self.insts[m].fsm.force_backup(now, &g);
+                                    queue.extend(a.into_iter().map(|a| (m, a)));
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    fn on_transition(&mut self, i: usize, from: State, to: State, cause: &Cause) {
+        let inst = &mut self.insts[i];
+        inst.status.transitions += 1;
+        inst.status.last_transition_unix_ms = Some(unix_ms());
+        inst.status.last_cause = Some(cause.to_string());
+        let name = inst.plan.name.clone();
+        let prio = inst.fsm.effective_priority();
+        let line = format!(
+            "VRRP {name}: {} -> {} ({cause}), priority {prio}",
+            from.name(),
+            to.name()
+        );
+        let _ = self.events.send(VrrpEvent::Log(line));
+        let _ = self.events.send(VrrpEvent::Transition {
+            instance: name.clone(),
+            from,
+            to,
+            cause: cause.clone(),
+        });
+        if let Some(h) = self.hook.as_mut() {
+            if let Some(l) = h.on_state(&name, to) {
+                let _ = self.events.send(VrrpEvent::Log(l));
+            }
+        }
+        // Notifications: Leaving is announced as STOP once stopped.
+        if to == State::Leaving || to == State::Initialize {
+            return;
+        }
+        if to == State::Stopped && from == State::Leaving {
+            // notified below like any stop
+        }
+        let c = &inst.conf;
+        let specific = match to {
+            State::Master => c.notify_master.as_ref(),
+            State::Backup => c.notify_backup.as_ref(),
+            State::Fault => c.notify_fault.as_ref(),
+            State::Stopped => c.notify_stop.as_ref(),
+            _ => None,
+        };
+        let n = notify::build(
+            "INSTANCE",
+            &name,
+            to.keepalived_name(),
+            prio,
+            specific,
+            c.notify.as_ref(),
+        );
+        self.notifier.send(n);
+    }
+}

@@ -1,0 +1,165 @@
+//! Announcing VIPs on the link: gratuitous ARP (an ARP request with
+//! sender = target = VIP, as keepalived sends it) and unsolicited neighbour
+//! advertisements (Override flag, target link-layer option), built as
+//! Ethernet frames (pure) and sent through an AF_PACKET socket.
+
+use std::io;
+use std::mem::{size_of, zeroed};
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+
+const ETH_P_ARP: u16 = 0x0806;
+const ETH_P_IPV6: u16 = 0x86dd;
+
+/// The gratuitous ARP frame for `vip` from `mac`.
+pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
+    let mut f = Vec::with_capacity(60);
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&ETH_P_ARP.to_be_bytes());
+    f.extend_from_slice(&[0, 1, 0x08, 0, 6, 4, 0, 1]); // Ethernet, IPv4, request
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&vip.octets());
+    f.extend_from_slice(&[0xff; 6]);
+    f.extend_from_slice(&vip.octets());
+    f.resize(60, 0);
+    f
+}
+
+fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, body: &[u8]) -> u16 {
+    let mut sum: u32 = 0;
+    let mut add = |b: &[u8]| {
+        for c in b.chunks(2) {
+            let w = if c.len() == 2 {
+                u16::from_be_bytes([c[0], c[1]])
+            } else {
+                u16::from_be_bytes([c[0], 0])
+            };
+            sum += u32::from(w);
+        }
+    };
+    add(&src.octets());
+    add(&dst.octets());
+    add(&(body.len() as u32).to_be_bytes());
+    add(&[0, 0, 0, 58]);
+    add(body);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+/// The unsolicited neighbour advertisement for `vip` from `mac` to all
+/// nodes (ff02::1), hop limit 255, Override set, Router if `router`.
+pub fn unsolicited_na_frame(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8> {
+    let dst = Ipv6Addr::new(0xff02, 0, 0, 0, 0, 0, 0, 1);
+    let mut icmp = vec![136u8, 0, 0, 0];
+    let flags: u8 = 0x20 | if router { 0x80 } else { 0 };
+    icmp.extend_from_slice(&[flags, 0, 0, 0]);
+    icmp.extend_from_slice(&vip.octets());
+    icmp.extend_from_slice(&[2, 1]);
+    icmp.extend_from_slice(&mac);
+    let c = icmpv6_checksum(vip, dst, &icmp);
+    icmp[2..4].copy_from_slice(&c.to_be_bytes());
+    let mut f = Vec::with_capacity(14 + 40 + icmp.len());
+    f.extend_from_slice(&[0x33, 0x33, 0, 0, 0, 1]);
+    f.extend_from_slice(&mac);
+    f.extend_from_slice(&ETH_P_IPV6.to_be_bytes());
+    f.extend_from_slice(&[0x60, 0, 0, 0]);
+    f.extend_from_slice(&(icmp.len() as u16).to_be_bytes());
+    f.push(58);
+    f.push(255);
+    f.extend_from_slice(&vip.octets());
+    f.extend_from_slice(&dst.octets());
+    f.extend_from_slice(&icmp);
+    f
+}
+
+/// An AF_PACKET socket for sending announcement frames.
+pub struct Announcer {
+    fd: OwnedFd,
+}
+
+impl Announcer {
+    pub fn open() -> io::Result<Announcer> {
+        // SAFETY: plain syscall; the fd is owned below.
+        let fd = unsafe {
+            libc::socket(
+                libc::AF_PACKET,
+                libc::SOCK_RAW | libc::SOCK_CLOEXEC,
+                0, // send only: receive nothing
+            )
+        };
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        // SAFETY: fresh valid fd.
+        Ok(Announcer {
+            fd: unsafe { OwnedFd::from_raw_fd(fd) },
+        })
+    }
+
+    /// Sends `frame` (a full Ethernet frame) out of interface `ifindex`.
+    pub fn send(&self, ifindex: u32, frame: &[u8]) -> io::Result<()> {
+        if frame.len() < 14 {
+            return Err(io::Error::new(io::ErrorKind::InvalidInput, "short frame"));
+        }
+        // SAFETY: zeroed sockaddr_ll is valid.
+        let mut sa: libc::sockaddr_ll = unsafe { zeroed() };
+        sa.sll_family = libc::AF_PACKET as u16;
+        sa.sll_protocol = u16::from_be_bytes([frame[12], frame[13]]).to_be();
+        sa.sll_ifindex = ifindex as i32;
+        sa.sll_halen = 6;
+        sa.sll_addr[..6].copy_from_slice(&frame[..6]);
+        // SAFETY: frame and sa are valid for the call.
+        let rc = unsafe {
+            libc::sendto(
+                self.fd.as_raw_fd(),
+                frame.as_ptr() as *const libc::c_void,
+                frame.len(),
+                libc::MSG_DONTWAIT,
+                &sa as *const _ as *const libc::sockaddr,
+                size_of::<libc::sockaddr_ll>() as libc::socklen_t,
+            )
+        };
+        if rc < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn garp_layout() {
+        let mac = [2, 0, 0, 0, 0, 1];
+        let f = garp_frame(mac, Ipv4Addr::new(10, 77, 0, 100));
+        assert_eq!(f.len(), 60);
+        assert_eq!(&f[0..6], &[0xff; 6]);
+        assert_eq!(&f[12..14], &[0x08, 0x06]);
+        assert_eq!(&f[20..22], &[0, 1]); // request
+        assert_eq!(&f[22..28], &mac);
+        assert_eq!(&f[28..32], &[10, 77, 0, 100]);
+        assert_eq!(&f[38..42], &[10, 77, 0, 100]);
+    }
+
+    #[test]
+    fn na_checksum_verifies() {
+        let vip: Ipv6Addr = "2001:db8::100".parse().unwrap();
+        let f = unsolicited_na_frame([2, 0, 0, 0, 0, 1], vip, false);
+        let icmp = &f[54..];
+        assert_eq!(icmp[0], 136);
+        assert_eq!(icmp[4], 0x20);
+        // Summing with the checksum in place gives zero.
+        let dst: Ipv6Addr = "ff02::1".parse().unwrap();
+        let mut with = icmp.to_vec();
+        let c = u16::from_be_bytes([with[2], with[3]]);
+        with[2] = 0;
+        with[3] = 0;
+        assert_eq!(icmpv6_checksum(vip, dst, &with), c);
+        assert_eq!(f[21], 255);
+    }
+}

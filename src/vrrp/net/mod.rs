@@ -1,0 +1,7 @@
+//! VRRP's contact with the host: interfaces, raw sockets, addresses and
+//! link-layer announcements.
+
+pub mod addrs;
+pub mod announce;
+pub mod iface;
+pub mod socket;
