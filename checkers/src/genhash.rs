@@ -93,6 +93,7 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
         version: req.version,
         tls,
         deadline: req.timeout,
+        fast_recovery: false,
     };
     let url = UrlSpec {
         path: req.url.clone(),

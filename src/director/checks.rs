@@ -102,6 +102,7 @@ fn http(
             HttpProtocol::Http11 => HttpVersion::Http11,
         },
         tls,
+        fast_recovery: h.fast_recovery,
     }))
 }
 
