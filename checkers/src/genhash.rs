@@ -76,6 +76,7 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
             Ok(config) => Some(TlsSpec {
                 config,
                 sni: req.sni.clone(),
+                verify_ca: None,
             }),
             Err(e) => {
                 return GenhashOutput {

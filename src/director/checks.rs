@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use lvsd_checkers::http::tls_options::{client_config, TlsOptions};
 use lvsd_checkers::http::{HttpCheck, HttpVersion, TlsSpec, UrlSpec};
 use lvsd_checkers::tcp::TcpCheck;
 use lvsd_checkers::timing::TimingSpec;
@@ -42,11 +43,73 @@ fn conn(c: &Checker, rs: &RealServer) -> ConnOptions {
     o
 }
 
+/// SSL_GET's TLS: keepalived's (no verification; the global `SSL`
+/// block's client certificate when given), or with `lvsd_verify_tls` the
+/// server certificate verified against the global `SSL { ca }`.
+fn tls(
+    h: &HttpCfg,
+    rs: &RealServer,
+    vs: &VirtualServer,
+    cfg: &Config,
+) -> Result<TlsSpec, Unsupported> {
+    // SNI: sni_name, else url vhost, else checker vhost, else VS vhost
+    // (keepalived skips the real server's vhost here).
+    let sni_chain = h
+        .sni_name
+        .clone()
+        .or_else(|| h.urls.first().and_then(|u| u.virtualhost.clone()))
+        .or_else(|| h.virtualhost.clone())
+        .or_else(|| vs.virtualhost.clone());
+    let ssl = cfg.ssl.clone().unwrap_or_default();
+    let verify_ca = if h.lvsd_verify_tls {
+        match &ssl.ca {
+            Some(ca) => Some(std::path::PathBuf::from(ca)),
+            None => {
+                return Err(Unsupported(
+                    "SSL_GET lvsd_verify_tls needs a CA: set `ca` in the global SSL block".into(),
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let opts = TlsOptions {
+        verify_ca: verify_ca.clone(),
+        client_cert: ssl.certificate.as_ref().map(Into::into),
+        client_key: ssl.key.as_ref().map(Into::into),
+        send_sni: h.enable_sni,
+    };
+    if opts
+        == (TlsOptions {
+            send_sni: opts.send_sni,
+            ..TlsOptions::default()
+        })
+    {
+        let config = lvsd_checkers::http::tls::insecure_config().map_err(Unsupported)?;
+        let sni = if h.enable_sni { sni_chain } else { None };
+        return Ok(TlsSpec {
+            config,
+            sni,
+            verify_ca: None,
+        });
+    }
+    let config = client_config(&opts).map_err(|e| Unsupported(format!("SSL_GET: {e}")))?;
+    // Verified against: the SNI chain, else the real server's vhost, else
+    // the target's IP address.
+    let sni = sni_chain.or_else(|| rs.virtualhost.clone());
+    Ok(TlsSpec {
+        config,
+        sni,
+        verify_ca,
+    })
+}
+
 fn http(
     h: &HttpCfg,
     c: &Checker,
     rs: &RealServer,
     vs: &VirtualServer,
+    cfg: &Config,
     ssl: bool,
 ) -> Result<Arc<dyn Check>, Unsupported> {
     let conn = conn(c, rs);
@@ -76,19 +139,7 @@ fn http(
         });
     }
     let tls = if ssl {
-        let config = lvsd_checkers::http::tls::insecure_config().map_err(Unsupported)?;
-        // SNI: sni_name, else url vhost, else checker vhost, else VS vhost
-        // (keepalived skips the real server's vhost here).
-        let sni = if h.enable_sni {
-            h.sni_name
-                .clone()
-                .or_else(|| h.urls.first().and_then(|u| u.virtualhost.clone()))
-                .or_else(|| h.virtualhost.clone())
-                .or_else(|| vs.virtualhost.clone())
-        } else {
-            None
-        };
-        Some(TlsSpec { config, sni })
+        Some(tls(h, rs, vs, cfg)?)
     } else {
         None
     };
@@ -116,8 +167,8 @@ pub fn build(
     use lvsd_checkers::{dns, file, misc, ping, smtp, udp};
     match &c.kind {
         CheckerKind::Tcp => Ok(Arc::new(TcpCheck { conn: conn(c, rs) })),
-        CheckerKind::Http(h) => http(h, c, rs, vs, false),
-        CheckerKind::Ssl(h) => http(h, c, rs, vs, true),
+        CheckerKind::Http(h) => http(h, c, rs, vs, cfg, false),
+        CheckerKind::Ssl(h) => http(h, c, rs, vs, cfg, true),
         CheckerKind::Smtp(s) => Ok(Arc::new(smtp::SmtpCheck::new(smtp::SmtpSpec {
             conn: conn(c, rs),
             helo_name: Some(s.helo_name.clone()),

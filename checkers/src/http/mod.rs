@@ -9,6 +9,7 @@
 pub mod request;
 pub mod response;
 pub mod tls;
+pub mod tls_options;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -43,8 +44,12 @@ pub struct UrlSpec {
 #[derive(Debug, Clone)]
 pub struct TlsSpec {
     pub config: Arc<rustls::ClientConfig>,
-    /// SNI to send (`enable_sni`), if any.
+    /// The server name: sent as SNI when `config` enables SNI, and checked
+    /// against the certificate when it verifies; `None`: the target's IP
+    /// address (never sent as SNI).
     pub sni: Option<String>,
+    /// The CA file `config` verifies with (lvsd_verify_tls), for messages.
+    pub verify_ca: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -130,7 +135,12 @@ impl HttpCheck {
                                 secs(self.deadline)
                             ))
                         }
-                        Ok(Err(e)) => return Err(format!("TLS handshake: {e}")),
+                        Ok(Err(e)) => {
+                            return Err(format!(
+                                "TLS handshake: {}",
+                                tls_options::describe_handshake_error(&e, t.verify_ca.as_deref())
+                            ))
+                        }
                         Ok(Ok(s)) => s,
                     };
                 exchange(&mut stream, &req, deadline, mode).await
@@ -260,7 +270,9 @@ impl Check for HttpCheck {
             self.version,
             self.fast_recovery,
             self.tls.is_some(),
-            self.tls.as_ref().and_then(|t| t.sni.clone())
+            self.tls
+                .as_ref()
+                .map(|t| (t.sni.clone(), t.verify_ca.clone(), Arc::as_ptr(&t.config)))
         )
     }
 }

@@ -1,7 +1,8 @@
 //! TLS for SSL_GET with rustls (ring provider). Like keepalived (which loads
 //! `ca` but never verifies), server certificates are not verified by
 //! default; the handshake signatures still are. SNI is sent only when
-//! enabled (`enable_sni`), with `sni_name` or the virtual host.
+//! enabled (`enable_sni`), with `sni_name` or the virtual host. Client
+//! certificates and the lvsd-only verification: `tls_options`.
 
 use std::sync::{Arc, OnceLock};
 
@@ -58,6 +59,12 @@ impl ServerCertVerifier for AcceptAnyCertificate {
     }
 }
 
+/// The verifier that accepts any server certificate (keepalived's
+/// behaviour) but still checks the handshake signatures.
+pub fn insecure_verifier(provider: Arc<CryptoProvider>) -> Arc<dyn ServerCertVerifier> {
+    Arc::new(AcceptAnyCertificate(provider))
+}
+
 /// The shared client configuration (built once: no per-check cost).
 pub fn insecure_config() -> Result<Arc<ClientConfig>, String> {
     static CONFIG: OnceLock<Result<Arc<ClientConfig>, String>> = OnceLock::new();
@@ -68,7 +75,7 @@ pub fn insecure_config() -> Result<Arc<ClientConfig>, String> {
                 .with_safe_default_protocol_versions()
                 .map_err(|e| format!("TLS setup: {e}"))?
                 .dangerous()
-                .with_custom_certificate_verifier(Arc::new(AcceptAnyCertificate(provider)))
+                .with_custom_certificate_verifier(insecure_verifier(provider))
                 .with_no_client_auth();
             cfg.enable_sni = true;
             Ok(Arc::new(cfg))
