@@ -239,3 +239,86 @@ pub fn build(
         )),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+
+    fn config(ssl_block: &str, ssl_get: &str) -> Config {
+        let text = format!(
+            "{ssl_block}\nvirtual_server 10.0.0.1 443 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
+             real_server 127.0.0.1 443 {{\n  SSL_GET {{\n   url {{\n    path /a\n   }}\n   url {{\n    path /b\n   }}\n{ssl_get}\n  }}\n }}\n}}\n"
+        );
+        let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+        assert!(!l.has_errors(), "{}", l.render_diagnostics());
+        l.config
+    }
+
+    fn parts(cfg: &Config) -> (&HttpCfg, &RealServer, &VirtualServer) {
+        let vs = &cfg.virtual_servers[0];
+        let rs = &vs.real_servers[0];
+        match &rs.checkers[0].kind {
+            CheckerKind::Ssl(h) => (h, rs, vs),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keepalived_configs_keep_tls_unverified_even_with_a_ca() {
+        let cfg = config(
+            "SSL {\n ca /nonexistent/ca.pem\n}",
+            "   enable_sni\n   virtualhost www.example",
+        );
+        let (h, rs, vs) = parts(&cfg);
+        assert!(!h.lvsd_verify_tls);
+        let t = tls(h, rs, vs, &cfg).unwrap();
+        assert_eq!(t.verify_ca, None);
+        assert_eq!(t.sni.as_deref(), Some("www.example"));
+    }
+
+    #[test]
+    fn lvsd_verify_tls_uses_the_global_ca() {
+        let ca = "/etc/ssl/certs/ca-certificates.crt";
+        if !Path::new(ca).exists() {
+            eprintln!("skipped: no system CA bundle at {ca} to load");
+            return;
+        }
+        let cfg = config(&format!("SSL {{\n ca {ca}\n}}"), "   lvsd_verify_tls");
+        let (h, rs, vs) = parts(&cfg);
+        assert!(h.lvsd_verify_tls);
+        let t = tls(h, rs, vs, &cfg).unwrap();
+        assert_eq!(t.verify_ca.as_deref(), Some(Path::new(ca)));
+        // No SNI configured: verified against the target address.
+        assert_eq!(t.sni, None);
+    }
+
+    #[test]
+    fn lvsd_verify_tls_without_a_usable_ca_is_refused_with_the_reason() {
+        let cfg = config("", "   lvsd_verify_tls");
+        let (h, rs, vs) = parts(&cfg);
+        let e = tls(h, rs, vs, &cfg).unwrap_err();
+        assert!(e.0.contains("needs a CA"), "{}", e.0);
+        let cfg = config("SSL {\n ca /nonexistent/ca.pem\n}", "   lvsd_verify_tls");
+        let (h, rs, vs) = parts(&cfg);
+        let e = tls(h, rs, vs, &cfg).unwrap_err();
+        assert!(e.0.contains("cannot read /nonexistent/ca.pem"), "{}", e.0);
+    }
+
+    #[test]
+    fn urls_are_checked_one_per_round_with_fast_recovery() {
+        let cfg = config("", "   fast_recovery");
+        let vs = &cfg.virtual_servers[0];
+        let rs = &vs.real_servers[0];
+        let check = build(&rs.checkers[0], rs, vs, &cfg).unwrap();
+        assert_eq!(
+            check.rounds(),
+            Some(lvsd_checkers::rounds::UrlRounds {
+                count: 2,
+                fast_recovery: true
+            })
+        );
+    }
+}
