@@ -83,12 +83,43 @@ pub fn insecure_config() -> Result<Arc<ClientConfig>, String> {
         .clone()
 }
 
-/// The server name to present: a DNS name for SNI, else the IP (no SNI).
+/// The server name to present: a DNS name for SNI (a virtual host's
+/// `:port` suffix dropped), else the IP (no SNI).
 pub fn server_name(sni: Option<&str>, ip: std::net::IpAddr) -> ServerName<'static> {
     if let Some(name) = sni {
-        if let Ok(n) = ServerName::try_from(name.to_string()) {
+        let host = match name.rsplit_once(':') {
+            Some((h, port)) if !h.contains(':') && port.bytes().all(|b| b.is_ascii_digit()) => h,
+            _ => name,
+        };
+        if let Ok(n) = ServerName::try_from(host.to_string()) {
             return n;
         }
     }
     ServerName::IpAddress(ip.into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn server_names() {
+        let ip: std::net::IpAddr = "10.0.0.1".parse().unwrap();
+        let dns = |s: &str| ServerName::try_from(s.to_string()).unwrap();
+        assert_eq!(server_name(Some("www.example"), ip), dns("www.example"));
+        assert_eq!(
+            server_name(Some("www.example:8443"), ip),
+            dns("www.example")
+        );
+        assert_eq!(server_name(None, ip), ServerName::IpAddress(ip.into()));
+        assert_eq!(
+            server_name(Some("not a name"), ip),
+            ServerName::IpAddress(ip.into())
+        );
+        // An IP literal given as a name stays an IP name.
+        assert_eq!(
+            server_name(Some("10.0.0.2"), ip),
+            ServerName::IpAddress("10.0.0.2".parse::<std::net::IpAddr>().unwrap().into())
+        );
+    }
 }
