@@ -69,12 +69,19 @@ impl UrlRoundState {
     }
 
     /// A state carried over (reload): the pass restarts at the first URL.
+    /// A checker that was down keeps a pinned URL (keepalived migrates
+    /// `failed_url`; lvsd does not carry which one, so the first URL is
+    /// pinned): it is polled at the down interval and must then pass every
+    /// URL again, as after any failure.
     pub fn with_up(spec: &TimingSpec, up: bool, has_run: bool) -> Self {
         let mut s = UrlRoundState::new(spec);
         s.up = up;
         s.has_run = has_run;
         if has_run {
             s.retry_it = 0;
+            if !up {
+                s.failed_url = Some(0);
+            }
         }
         s
     }

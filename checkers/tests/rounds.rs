@@ -239,6 +239,28 @@ fn rise_and_fall_extension_count_attempts_down_and_passes_up() {
     assert_eq!(t, [None, None, None, None, Some(Transition::Up)]);
 }
 
+#[test]
+fn a_carried_down_state_is_polled_as_down_and_rechecks_every_url() {
+    let s = spec(1);
+    let r = rounds(2, false);
+    let mut st = UrlRoundState::with_up(&s, false, true);
+    assert_eq!(st.failed_url(), Some(0));
+    let steps = run(&s, &r, &mut st, &[false, true, true, true]);
+    assert_eq!(
+        steps,
+        [
+            (0, None, MAX),
+            (0, None, DL),
+            (0, None, DL),
+            (1, Some(Transition::Up), DL)
+        ]
+    );
+    // A carried up state just goes on, with no transition.
+    let mut st = UrlRoundState::with_up(&s, true, true);
+    let steps = run(&s, &r, &mut st, &[true, true, false]);
+    assert_eq!(steps, [(0, None, DL), (1, None, DL), (0, None, DBR)]);
+}
+
 /// A check of `parts` URLs with scripted verdicts per attempt; records
 /// (seconds since start, part).
 struct Parts {
