@@ -316,3 +316,36 @@ fn configuration_errors_name_the_file() {
     .unwrap_err();
     assert!(matches!(e, TlsError::HalfClientIdentity), "{e}");
 }
+
+#[tokio::test]
+async fn a_server_stalling_mid_handshake_fails_at_the_deadline() {
+    // Accepts, reads the ClientHello, never answers (keepalived #1817).
+    let l = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = l.local_addr().unwrap();
+    tokio::spawn(async move {
+        let Ok((mut s, _)) = l.accept().await else {
+            return;
+        };
+        let mut buf = [0u8; 2048];
+        let _ = s.read(&mut buf).await;
+        tokio::time::sleep(Duration::from_secs(10)).await;
+    });
+    let mut check = ssl_get(
+        addr,
+        TlsSpec {
+            config: insecure_config().unwrap(),
+            sni: None,
+            verify_ca: None,
+        },
+    );
+    check.deadline = Duration::from_secs(1);
+    check.conn.connect_timeout = Duration::from_secs(1);
+    let t0 = std::time::Instant::now();
+    let r = reason(check.attempt().await.verdict);
+    let took = t0.elapsed();
+    assert!(r.ends_with("TLS handshake not done within 1s"), "{r}");
+    assert!(
+        took >= Duration::from_millis(900) && took < Duration::from_secs(3),
+        "{took:?}"
+    );
+}
