@@ -7,6 +7,7 @@ use std::future::Future;
 use std::pin::Pin;
 
 use crate::outcome::CheckOutcome;
+use crate::rounds::UrlRounds;
 
 /// Boxed future returned by `Check::attempt`.
 pub type AttemptFuture<'a> = Pin<Box<dyn Future<Output = CheckOutcome> + Send + 'a>>;
@@ -22,4 +23,17 @@ pub trait Check: Send + Sync + 'static {
     /// Identity for sharing: two checks with equal identity (same type,
     /// target and settings) give the same verdict and may run once.
     fn identity(&self) -> String;
+
+    /// Checks split into parts attempted one per round (HTTP_GET/SSL_GET
+    /// URLs, keepalived's `url_it`): how many, and `fast_recovery`. `None`
+    /// (the default): every attempt is whole.
+    fn rounds(&self) -> Option<UrlRounds> {
+        None
+    }
+
+    /// Runs one attempt on one part (`part < rounds().count`). The default
+    /// runs the whole check.
+    fn attempt_part(&self, _part: usize) -> AttemptFuture<'_> {
+        self.attempt()
+    }
 }

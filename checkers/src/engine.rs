@@ -3,6 +3,10 @@
 //! the timing state machine, and reports results and transitions on a
 //! channel.
 //!
+//! Checks split into URLs (HTTP_GET/SSL_GET) attempt one URL per round
+//! with keepalived's rules (`rounds`); the others are whole attempts
+//! (`timing`).
+//!
 //! Identical checks (same `identity()` and timing) registered under several
 //! ids run once and report to all of them (keepalived #2111: the same
 //! backend checked once per virtual server). Checks can be added, removed
@@ -18,8 +22,9 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::check::Check;
+use crate::machine::Machine;
 use crate::outcome::Verdict;
-use crate::timing::{CheckerState, TimingSpec, Transition};
+use crate::timing::{TimingSpec, Transition};
 
 /// The caller's name for one registered check.
 pub type CheckId = u64;
@@ -135,10 +140,7 @@ impl Engine {
             Some((_, true)) => timing.delay_loop,
             _ => timing.first_delay((self.random)()),
         };
-        let state = match initial {
-            Some((up, has_run)) => CheckerState::with_up(&timing, up, has_run),
-            None => CheckerState::new(&timing),
-        };
+        let state = Machine::new(&timing, check.rounds(), initial);
         let handle = tokio::spawn(run_group(
             check,
             timing,
@@ -187,7 +189,7 @@ impl Engine {
 async fn run_group(
     check: Arc<dyn Check>,
     timing: TimingSpec,
-    mut state: CheckerState,
+    mut state: Machine,
     first: Duration,
     shared: Arc<Mutex<Shared>>,
     events: UnboundedSender<EngineEvent>,
@@ -200,7 +202,10 @@ async fn run_group(
             next = Instant::now() + timing.delay_loop;
             continue;
         }
-        let outcome = check.attempt().await;
+        let outcome = match state.part() {
+            Some(part) => check.attempt_part(part).await,
+            None => check.attempt().await,
+        };
         let pass = outcome.verdict.is_pass();
         let (reason, delta) = match &outcome.verdict {
             Verdict::Pass => (None, None),

@@ -76,6 +76,7 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
             Ok(config) => Some(TlsSpec {
                 config,
                 sni: req.sni.clone(),
+                verify_ca: None,
             }),
             Err(e) => {
                 return GenhashOutput {
@@ -93,6 +94,7 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
         version: req.version,
         tls,
         deadline: req.timeout,
+        fast_recovery: false,
     };
     let url = UrlSpec {
         path: req.url.clone(),

@@ -64,6 +64,7 @@ fn http(addr: SocketAddr, digest: Option<&str>, deadline: Duration) -> HttpCheck
         version: HttpVersion::Http10,
         tls: None,
         deadline,
+        fast_recovery: false,
     }
 }
 

@@ -392,6 +392,9 @@ pub struct HttpCheck {
     pub enable_sni: bool,
     pub sni_name: Option<String>,
     pub tls_compliant: bool,
+    /// lvsd-only `lvsd_verify_tls` (SSL_GET): verify the server certificate
+    /// against the global `SSL { ca }` (keepalived never verifies).
+    pub lvsd_verify_tls: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]

@@ -4,6 +4,7 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
+use lvsd_checkers::http::tls_options::{client_config, TlsOptions};
 use lvsd_checkers::http::{HttpCheck, HttpVersion, TlsSpec, UrlSpec};
 use lvsd_checkers::tcp::TcpCheck;
 use lvsd_checkers::timing::TimingSpec;
@@ -42,11 +43,73 @@ fn conn(c: &Checker, rs: &RealServer) -> ConnOptions {
     o
 }
 
+/// SSL_GET's TLS: keepalived's (no verification; the global `SSL`
+/// block's client certificate when given), or with `lvsd_verify_tls` the
+/// server certificate verified against the global `SSL { ca }`.
+fn tls(
+    h: &HttpCfg,
+    rs: &RealServer,
+    vs: &VirtualServer,
+    cfg: &Config,
+) -> Result<TlsSpec, Unsupported> {
+    // SNI: sni_name, else url vhost, else checker vhost, else VS vhost
+    // (keepalived skips the real server's vhost here).
+    let sni_chain = h
+        .sni_name
+        .clone()
+        .or_else(|| h.urls.first().and_then(|u| u.virtualhost.clone()))
+        .or_else(|| h.virtualhost.clone())
+        .or_else(|| vs.virtualhost.clone());
+    let ssl = cfg.ssl.clone().unwrap_or_default();
+    let verify_ca = if h.lvsd_verify_tls {
+        match &ssl.ca {
+            Some(ca) => Some(std::path::PathBuf::from(ca)),
+            None => {
+                return Err(Unsupported(
+                    "SSL_GET lvsd_verify_tls needs a CA: set `ca` in the global SSL block".into(),
+                ))
+            }
+        }
+    } else {
+        None
+    };
+    let opts = TlsOptions {
+        verify_ca: verify_ca.clone(),
+        client_cert: ssl.certificate.as_ref().map(Into::into),
+        client_key: ssl.key.as_ref().map(Into::into),
+        send_sni: h.enable_sni,
+    };
+    if opts
+        == (TlsOptions {
+            send_sni: opts.send_sni,
+            ..TlsOptions::default()
+        })
+    {
+        let config = lvsd_checkers::http::tls::insecure_config().map_err(Unsupported)?;
+        let sni = if h.enable_sni { sni_chain } else { None };
+        return Ok(TlsSpec {
+            config,
+            sni,
+            verify_ca: None,
+        });
+    }
+    let config = client_config(&opts).map_err(|e| Unsupported(format!("SSL_GET: {e}")))?;
+    // Verified against: the SNI chain, else the real server's vhost, else
+    // the target's IP address.
+    let sni = sni_chain.or_else(|| rs.virtualhost.clone());
+    Ok(TlsSpec {
+        config,
+        sni,
+        verify_ca,
+    })
+}
+
 fn http(
     h: &HttpCfg,
     c: &Checker,
     rs: &RealServer,
     vs: &VirtualServer,
+    cfg: &Config,
     ssl: bool,
 ) -> Result<Arc<dyn Check>, Unsupported> {
     let conn = conn(c, rs);
@@ -76,19 +139,7 @@ fn http(
         });
     }
     let tls = if ssl {
-        let config = lvsd_checkers::http::tls::insecure_config().map_err(Unsupported)?;
-        // SNI: sni_name, else url vhost, else checker vhost, else VS vhost
-        // (keepalived skips the real server's vhost here).
-        let sni = if h.enable_sni {
-            h.sni_name
-                .clone()
-                .or_else(|| h.urls.first().and_then(|u| u.virtualhost.clone()))
-                .or_else(|| h.virtualhost.clone())
-                .or_else(|| vs.virtualhost.clone())
-        } else {
-            None
-        };
-        Some(TlsSpec { config, sni })
+        Some(tls(h, rs, vs, cfg)?)
     } else {
         None
     };
@@ -102,6 +153,7 @@ fn http(
             HttpProtocol::Http11 => HttpVersion::Http11,
         },
         tls,
+        fast_recovery: h.fast_recovery,
     }))
 }
 
@@ -115,8 +167,8 @@ pub fn build(
     use lvsd_checkers::{dns, file, misc, ping, smtp, udp};
     match &c.kind {
         CheckerKind::Tcp => Ok(Arc::new(TcpCheck { conn: conn(c, rs) })),
-        CheckerKind::Http(h) => http(h, c, rs, vs, false),
-        CheckerKind::Ssl(h) => http(h, c, rs, vs, true),
+        CheckerKind::Http(h) => http(h, c, rs, vs, cfg, false),
+        CheckerKind::Ssl(h) => http(h, c, rs, vs, cfg, true),
         CheckerKind::Smtp(s) => Ok(Arc::new(smtp::SmtpCheck::new(smtp::SmtpSpec {
             conn: conn(c, rs),
             helo_name: Some(s.helo_name.clone()),
@@ -185,5 +237,88 @@ pub fn build(
         CheckerKind::Bfd { .. } => Err(Unsupported(
             "BFD_CHECK is not supported by lvsd: the real server keeps its start-up state".into(),
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::{load_str, LoadOptions};
+
+    fn config(ssl_block: &str, ssl_get: &str) -> Config {
+        let text = format!(
+            "{ssl_block}\nvirtual_server 10.0.0.1 443 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n\
+             real_server 127.0.0.1 443 {{\n  SSL_GET {{\n   url {{\n    path /a\n   }}\n   url {{\n    path /b\n   }}\n{ssl_get}\n  }}\n }}\n}}\n"
+        );
+        let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+        assert!(!l.has_errors(), "{}", l.render_diagnostics());
+        l.config
+    }
+
+    fn parts(cfg: &Config) -> (&HttpCfg, &RealServer, &VirtualServer) {
+        let vs = &cfg.virtual_servers[0];
+        let rs = &vs.real_servers[0];
+        match &rs.checkers[0].kind {
+            CheckerKind::Ssl(h) => (h, rs, vs),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn keepalived_configs_keep_tls_unverified_even_with_a_ca() {
+        let cfg = config(
+            "SSL {\n ca /nonexistent/ca.pem\n}",
+            "   enable_sni\n   virtualhost www.example",
+        );
+        let (h, rs, vs) = parts(&cfg);
+        assert!(!h.lvsd_verify_tls);
+        let t = tls(h, rs, vs, &cfg).unwrap();
+        assert_eq!(t.verify_ca, None);
+        assert_eq!(t.sni.as_deref(), Some("www.example"));
+    }
+
+    #[test]
+    fn lvsd_verify_tls_uses_the_global_ca() {
+        let ca = "/etc/ssl/certs/ca-certificates.crt";
+        if !Path::new(ca).exists() {
+            eprintln!("skipped: no system CA bundle at {ca} to load");
+            return;
+        }
+        let cfg = config(&format!("SSL {{\n ca {ca}\n}}"), "   lvsd_verify_tls");
+        let (h, rs, vs) = parts(&cfg);
+        assert!(h.lvsd_verify_tls);
+        let t = tls(h, rs, vs, &cfg).unwrap();
+        assert_eq!(t.verify_ca.as_deref(), Some(Path::new(ca)));
+        // No SNI configured: verified against the target address.
+        assert_eq!(t.sni, None);
+    }
+
+    #[test]
+    fn lvsd_verify_tls_without_a_usable_ca_is_refused_with_the_reason() {
+        let cfg = config("", "   lvsd_verify_tls");
+        let (h, rs, vs) = parts(&cfg);
+        let e = tls(h, rs, vs, &cfg).unwrap_err();
+        assert!(e.0.contains("needs a CA"), "{}", e.0);
+        let cfg = config("SSL {\n ca /nonexistent/ca.pem\n}", "   lvsd_verify_tls");
+        let (h, rs, vs) = parts(&cfg);
+        let e = tls(h, rs, vs, &cfg).unwrap_err();
+        assert!(e.0.contains("cannot read /nonexistent/ca.pem"), "{}", e.0);
+    }
+
+    #[test]
+    fn urls_are_checked_one_per_round_with_fast_recovery() {
+        let cfg = config("", "   fast_recovery");
+        let vs = &cfg.virtual_servers[0];
+        let rs = &vs.real_servers[0];
+        let check = build(&rs.checkers[0], rs, vs, &cfg).unwrap();
+        assert_eq!(
+            check.rounds(),
+            Some(lvsd_checkers::rounds::UrlRounds {
+                count: 2,
+                fast_recovery: true
+            })
+        );
     }
 }

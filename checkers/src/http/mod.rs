@@ -1,13 +1,15 @@
 //! HTTP_GET and SSL_GET: the byte-exact keepalived request, status code
 //! sets, MD5 digest and regex, all within one total deadline per attempt.
 //!
-//! One attempt checks every configured URL in order and passes when all
-//! pass (keepalived spreads the URLs over successive rounds, one per
-//! delay_loop; see the README).
+//! The engine checks one URL per attempt (`Check::attempt_part`), with
+//! keepalived's one-URL-per-round rules and `fast_recovery` (see
+//! `crate::rounds`); `Check::attempt` checks every URL in order and passes
+//! when all pass (one-shot use, e.g. tools and tests).
 
 pub mod request;
 pub mod response;
 pub mod tls;
+pub mod tls_options;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -18,6 +20,7 @@ use crate::check::{AttemptFuture, Check};
 use crate::conn::ConnOptions;
 use crate::describe::{io_error, secs};
 use crate::outcome::{CheckOutcome, Verdict};
+use crate::rounds::UrlRounds;
 use crate::socket::tcp_connect;
 
 pub use request::HttpVersion;
@@ -41,8 +44,12 @@ pub struct UrlSpec {
 #[derive(Debug, Clone)]
 pub struct TlsSpec {
     pub config: Arc<rustls::ClientConfig>,
-    /// SNI to send (`enable_sni`), if any.
+    /// The server name: sent as SNI when `config` enables SNI, and checked
+    /// against the certificate when it verifies; `None`: the target's IP
+    /// address (never sent as SNI).
     pub sni: Option<String>,
+    /// The CA file `config` verifies with (lvsd_verify_tls), for messages.
+    pub verify_ca: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug, Clone)]
@@ -54,6 +61,8 @@ pub struct HttpCheck {
     /// Total deadline of one URL's exchange (connect, TLS, request,
     /// response); keepalived's connect_timeout.
     pub deadline: Duration,
+    /// `fast_recovery`: see `crate::rounds`.
+    pub fast_recovery: bool,
 }
 
 fn status_ok(code: u16, ranges: &[(u16, u16)]) -> bool {
@@ -126,7 +135,12 @@ impl HttpCheck {
                                 secs(self.deadline)
                             ))
                         }
-                        Ok(Err(e)) => return Err(format!("TLS handshake: {e}")),
+                        Ok(Err(e)) => {
+                            return Err(format!(
+                                "TLS handshake: {}",
+                                tls_options::describe_handshake_error(&e, t.verify_ca.as_deref())
+                            ))
+                        }
                         Ok(Ok(s)) => s,
                     };
                 exchange(&mut stream, &req, deadline, mode).await
@@ -170,43 +184,63 @@ impl HttpCheck {
     }
 }
 
+impl HttpCheck {
+    fn kind(&self) -> &'static str {
+        if self.tls.is_some() {
+            "SSL_GET"
+        } else {
+            "HTTP_GET"
+        }
+    }
+
+    /// Checks `urls` in order; the first failure ends the attempt.
+    async fn attempt_urls(&self, urls: &[UrlSpec]) -> CheckOutcome {
+        let start = Instant::now();
+        let mut verdict = Verdict::Pass;
+        for url in urls {
+            if let Err(why) = self.check_url(url).await {
+                verdict = Verdict::Fail(format!(
+                    "{} {}://{}{}: {why}",
+                    self.kind(),
+                    self.scheme(),
+                    self.conn.target,
+                    url.path
+                ));
+                break;
+            }
+        }
+        CheckOutcome {
+            verdict,
+            elapsed: start.elapsed(),
+        }
+    }
+}
+
 impl Check for HttpCheck {
     fn attempt(&self) -> AttemptFuture<'_> {
-        Box::pin(async move {
-            let start = Instant::now();
-            let mut verdict = Verdict::Pass;
-            for url in &self.urls {
-                if let Err(why) = self.check_url(url).await {
-                    verdict = Verdict::Fail(format!(
-                        "{} {}://{}{}: {why}",
-                        if self.tls.is_some() {
-                            "SSL_GET"
-                        } else {
-                            "HTTP_GET"
-                        },
-                        self.scheme(),
-                        self.conn.target,
-                        url.path
-                    ));
-                    break;
-                }
-            }
-            CheckOutcome {
-                verdict,
-                elapsed: start.elapsed(),
-            }
+        Box::pin(self.attempt_urls(&self.urls))
+    }
+
+    fn rounds(&self) -> Option<UrlRounds> {
+        Some(UrlRounds {
+            count: self.urls.len(),
+            fast_recovery: self.fast_recovery,
         })
+    }
+
+    fn attempt_part(&self, part: usize) -> AttemptFuture<'_> {
+        let urls = match self.urls.get(part) {
+            Some(_) => &self.urls[part..=part],
+            None => &self.urls[..],
+        };
+        Box::pin(self.attempt_urls(urls))
     }
 
     fn describe(&self) -> String {
         let paths: Vec<&str> = self.urls.iter().map(|u| u.path.as_str()).collect();
         format!(
             "{} {}://{}{}",
-            if self.tls.is_some() {
-                "SSL_GET"
-            } else {
-                "HTTP_GET"
-            },
+            self.kind(),
             self.scheme(),
             self.conn.target,
             paths.join(",")
@@ -230,12 +264,15 @@ impl Check for HttpCheck {
             })
             .collect();
         format!(
-            "HTTP|{:?}|{:?}|{:?}|{}|{:?}",
+            "HTTP|{:?}|{:?}|{:?}|{}|{}|{:?}",
             self.conn,
             urls,
             self.version,
+            self.fast_recovery,
             self.tls.is_some(),
-            self.tls.as_ref().and_then(|t| t.sni.clone())
+            self.tls
+                .as_ref()
+                .map(|t| (t.sni.clone(), t.verify_ca.clone(), Arc::as_ptr(&t.config)))
         )
     }
 }

@@ -52,7 +52,7 @@ const HTTP_KEYWORDS: &[&str] = &[
     "fast_recovery",
     "nb_get_retry",
 ];
-const SSL_KEYWORDS: &[&str] = &["enable_sni", "sni_name", "tls_compliant"];
+const SSL_KEYWORDS: &[&str] = &["enable_sni", "sni_name", "tls_compliant", "lvsd_verify_tls"];
 const URL_KEYWORDS: &[&str] = &[
     "path",
     "digest",
@@ -387,6 +387,7 @@ fn http_check(
         enable_sni: false,
         sni_name: None,
         tls_compliant: false,
+        lvsd_verify_tls: false,
     };
     let ctx = if ssl { "in SSL_GET" } else { "in HTTP_GET" };
     for c in specific {
@@ -427,6 +428,10 @@ fn http_check(
                 h.sni_name = b.string(c);
             }
             "tls_compliant" if ssl => h.tls_compliant = b.flag(c),
+            "lvsd_verify_tls" if ssl => {
+                b.warn(&c.name, "`lvsd_verify_tls` is an lvsd extension unknown to keepalived: this file will fail `keepalived -t` there");
+                h.lvsd_verify_tls = b.flag(c);
+            }
             _ => {
                 let known: Vec<&str> = [
                     CONN_KEYWORDS,
