@@ -349,3 +349,35 @@ fn split_brain_heal_reannounces_at_once() {
     assert!(fixed.is_some(), "host 2 still has B's MAC after the heal");
     eprintln!("split brain healed in {healed:?}; host ARP fixed");
 }
+
+#[test]
+fn ipv6_vrrpv3_failover() {
+    let lan = Lan::new(2);
+    let dir = TempDir::new("vrrp-v6");
+    let vip = format!("fd00:77:{}::100", lan.net);
+    let c = |prio: u8| {
+        format!(
+            "vrrp_instance V6 {{\n  state BACKUP\n  interface eth0\n  virtual_router_id 61\n  priority {prio}\n  advert_int 0.2\n  virtual_ipaddress {{\n    {vip}/64\n  }}\n}}\n"
+        )
+    };
+    let mut a = start(&lan, &dir, 0, &c(150));
+    let b = start(&lan, &dir, 1, &c(100));
+    let only = |i: usize| lan.has_addr6(i, &vip) && !lan.has_addr6(1 - i, &vip);
+    wait_until(Duration::from_secs(4), || only(0))
+        .unwrap_or_else(|| panic!("A not master\n{}\n{}", a.output(), b.output()));
+    std::thread::sleep(Duration::from_millis(800));
+    assert!(only(0), "B took the VIP: {}", b.output());
+    a.signal(libc::SIGTERM);
+    let t = wait_until(Duration::from_secs(2), || lan.has_addr6(1, &vip))
+        .unwrap_or_else(|| panic!("B did not take over: {}", b.output()));
+    eprintln!("v6 graceful takeover: {t:?}");
+    // Skew at 0.2 s and priority 100: 122 ms.
+    assert!(
+        t <= Duration::from_millis(122) + SLACK,
+        "took {t:?}\n{}\n{}",
+        a.output(),
+        b.output()
+    );
+    assert!(a.wait_exit(Duration::from_secs(5)));
+    assert!(only(1));
+}

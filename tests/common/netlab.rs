@@ -69,6 +69,14 @@ impl Lan {
         for i in 0..self.nodes {
             let ns = self.ns(i);
             ip(&["netns", "add", &ns])?;
+            // No duplicate address detection: link-local and VIP addresses
+            // are usable at once.
+            for k in ["default", "all"] {
+                let _ = Command::new("ip")
+                    .args(["netns", "exec", &ns, "sysctl", "-qw"])
+                    .arg(format!("net.ipv6.conf.{k}.accept_dad=0"))
+                    .status();
+            }
             let port = format!("p{i}");
             ip(&[
                 "-n", &br, "link", "add", &port, "type", "veth", "peer", "name", "eth0", "netns",
@@ -103,6 +111,22 @@ impl Lan {
         ip(&["-n", &self.ns(i), "-br", "addr", "show", "dev", "eth0"])
             .map(|o| o.contains(&format!(" {addr}/")))
             .unwrap_or(false)
+    }
+
+    /// Whether node `i` has the IPv6 `addr` on eth0.
+    pub fn has_addr6(&self, i: usize, addr: &str) -> bool {
+        ip(&[
+            "-n",
+            &self.ns(i),
+            "-br",
+            "-6",
+            "addr",
+            "show",
+            "dev",
+            "eth0",
+        ])
+        .map(|o| o.contains(&format!(" {addr}/")))
+        .unwrap_or(false)
     }
 
     /// Which nodes hold the VIP now.

@@ -403,6 +403,21 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
     if vi.interface.is_none() && vi.unicast_peer.is_empty() && g.default_interface.is_none() {
         b.warn(&node.name, format!("vrrp_instance `{}` has no `interface` (keepalived's default_interface eth0 applies)", vi.name));
     }
+    let ipv6 = vi
+        .virtual_ipaddress
+        .first()
+        .map(|a| a.addr.is_ipv6())
+        .unwrap_or(false);
+    if ipv6 && vi.version.value == 2 {
+        // keepalived: IPv6 instances always speak VRRPv3.
+        if matches!(vi.version.from, crate::config::origin::Origin::Set(_)) {
+            b.warn(
+                &node.name,
+                "VRRPv2 has no IPv6: this IPv6 instance uses VRRPv3",
+            );
+        }
+        vi.version = Sourced::new(3, "IPv6 virtual addresses (VRRPv3 only)");
+    }
     if vi.version.value == 2 {
         let d = vi.advert_int.value;
         if d.subsec_micros() != 0 {
