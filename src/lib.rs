@@ -4,3 +4,4 @@ pub mod cli;
 pub mod config;
 pub mod daemon;
 pub mod director;
+pub mod notify;
