@@ -2,6 +2,8 @@
 
 pub mod cli;
 pub mod config;
+pub mod control;
 pub mod daemon;
 pub mod director;
+pub mod metrics;
 pub mod notify;

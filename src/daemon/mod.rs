@@ -2,18 +2,31 @@
 //! IPVS table where the configuration and the checks say, repairs drift
 //! periodically, reloads on SIGHUP (a broken new config changes nothing),
 //! and on SIGTERM/SIGINT removes what it owns (unless `--keep-ipvs`).
+//! Serves the control socket (`lvsd status`, `reload`, `rs`) and, when
+//! asked, a Prometheus endpoint; runs notify scripts and FIFOs.
+//!
+//! - `runtime.rs`: the state and the table (no I/O besides the backend);
+//! - `event_loop.rs`: the event loop around it (testable with the fake kernel);
+//! - here: the process (signals, sockets, pid file, sd_notify).
 
+pub mod event_loop;
 pub mod runtime;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lvsd_checkers::engine::Engine;
 use lvsd_ipvs::netlink::client::IpvsClient;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc::unbounded_channel;
+use tokio::sync::mpsc::{self, unbounded_channel};
 
 use crate::cli::{self, exit};
+use crate::control::access;
+use crate::control::protocol::Request;
+use crate::control::server::{self, Command};
+use crate::notify::Notifier;
+use event_loop::{ConfigSource, Core, Inputs};
 use runtime::Runtime;
 
 pub struct DaemonOptions {
@@ -22,6 +35,16 @@ pub struct DaemonOptions {
     pub keep_ipvs: bool,
     pub owned_file: PathBuf,
     pub reconcile_interval: Duration,
+    /// The control socket (`None`: none).
+    pub control_socket: Option<PathBuf>,
+    /// A group granted access to the control socket.
+    pub control_group: Option<String>,
+    /// Where the Prometheus endpoint listens (`None`: off).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Grace for real servers removed by a reload (weight 0, then deleted).
+    pub drain_removed: Option<Duration>,
+    /// Bound on one notify script's run time.
+    pub notify_timeout: Duration,
 }
 
 fn log(line: &str) {
@@ -71,7 +94,39 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
             return exit::RUNTIME;
         }
     };
-    let (tx, mut rx) = unbounded_channel();
+    // Control socket and metrics listener first: a taken socket or port is
+    // an error before anything touches IPVS.
+    let control = match &opts.control_socket {
+        Some(path) => {
+            let group = match opts.control_group.as_deref().map(access::resolve_group) {
+                Some(Ok(g)) => Some(g),
+                Some(Err(e)) => {
+                    log(&e.to_string());
+                    return exit::RUNTIME;
+                }
+                None => None,
+            };
+            match access::bind(path, group) {
+                Ok(s) => Some(s),
+                Err(e) => {
+                    log(&e.to_string());
+                    return exit::RUNTIME;
+                }
+            }
+        }
+        None => None,
+    };
+    let metrics = match opts.metrics_listen {
+        Some(addr) => match crate::metrics::server::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log(&format!("metrics: cannot listen on {addr}: {e}"));
+                return exit::RUNTIME;
+            }
+        },
+        None => None,
+    };
+    let (tx, rx) = unbounded_channel();
     let engine = Engine::new(tx, Box::new(rand::random::<f64>));
     let mut runtime =
         match Runtime::start(loaded.config, client, Some(opts.owned_file.clone()), engine) {
@@ -81,6 +136,7 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
                 return exit::RUNTIME;
             }
         };
+    runtime.set_drain_removed(opts.drain_removed);
     flush_log(&mut runtime);
     log(&format!(
         "started: {} virtual servers, {} distinct checks, {} IPVS operations",
@@ -88,12 +144,31 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
         runtime.running_checks(),
         runtime.stats.operations
     ));
+    let (notifier, notify_log) = Notifier::new(&runtime.cfg.global, opts.notify_timeout);
+    let mut core = Core::new(
+        runtime,
+        Some(notifier),
+        ConfigSource {
+            file: opts.common.file.clone(),
+            config_id: opts.common.config_id.clone(),
+        },
+    );
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    if let Some(sock) = control {
+        log(&format!("control socket: {}", sock.path.display()));
+        tokio::spawn(server::serve(sock, cmd_tx.clone(), core.events.clone()));
+    }
+    if let Some(l) = metrics {
+        if let Ok(a) = l.local_addr() {
+            log(&format!("metrics: http://{a}/metrics"));
+        }
+        tokio::spawn(crate::metrics::server::serve(l, cmd_tx.clone()));
+    }
     if let Some(p) = &opts.pid_file {
         if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
             log(&format!("cannot write pid file {}: {e}", p.display()));
         }
     }
-    notify_ready();
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
@@ -102,44 +177,36 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
         log("cannot install signal handlers");
         return exit::RUNTIME;
     };
-    let mut drift = tokio::time::interval(opts.reconcile_interval);
-    drift.tick().await;
-    loop {
-        tokio::select! {
-            Some(ev) = rx.recv() => {
-                let mut changed = runtime.on_event(ev);
-                while let Ok(ev) = rx.try_recv() {
-                    changed |= runtime.on_event(ev);
-                }
-                if changed {
-                    runtime.reconcile();
-                }
-                flush_log(&mut runtime);
+    // SIGHUP is a reload request like the socket's.
+    let hup_tx = cmd_tx.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let cmd = Command::Request {
+                req: Request::Reload,
+                reply: None,
+            };
+            if hup_tx.send(cmd).await.is_err() {
+                return;
             }
-            _ = drift.tick() => {
-                let r = runtime.reconcile();
-                if r.applied > 0 {
-                    log(&format!("repaired drift: {} operations", r.applied));
-                }
-                flush_log(&mut runtime);
-            }
-            _ = hup.recv() => {
-                let loaded = cli::load(&opts.common.file, opts.common.config_id.as_deref(), false);
-                if loaded.has_errors() {
-                    eprint!("{}", loaded.render_diagnostics());
-                    log("reload refused: the new configuration has errors; still running the previous one");
-                } else {
-                    let r = runtime.reload(loaded.config);
-                    log(&format!("reloaded: {} IPVS operations", r.applied));
-                }
-                flush_log(&mut runtime);
-            }
-            _ = term.recv() => break,
-            _ = int.recv() => break,
         }
-    }
-    let r = runtime.shutdown(opts.keep_ipvs);
-    flush_log(&mut runtime);
+    });
+    drop(cmd_tx);
+    notify_ready();
+    let stop = async {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    };
+    let inputs = Inputs {
+        engine: rx,
+        commands: cmd_rx,
+        notify_log: Some(notify_log),
+        reconcile_interval: opts.reconcile_interval,
+    };
+    core.run(inputs, stop, &mut |l| log(l)).await;
+    let r = core.runtime.shutdown(opts.keep_ipvs);
+    flush_log(&mut core.runtime);
     log(&format!("stopped: {} IPVS operations", r.applied));
     if let Some(p) = &opts.pid_file {
         let _ = std::fs::remove_file(p);

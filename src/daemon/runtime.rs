@@ -109,7 +109,8 @@ pub fn vs_label(vs: &crate::config::model::VirtualServer) -> String {
     )
 }
 
-fn now_ms() -> u64 {
+/// Wall-clock Unix milliseconds (for `since` and events).
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -183,6 +184,11 @@ impl<B: IpvsBackend> Runtime<B> {
     /// for `grace` before they are deleted (`None`: deleted at once).
     pub fn set_drain_removed(&mut self, grace: Option<Duration>) {
         self.drain_grace = grace;
+    }
+
+    /// Real servers removed by a reload that are still draining.
+    pub fn draining_count(&self) -> usize {
+        self.draining.len()
     }
 
     /// When the next drained destination is due for deletion.
