@@ -145,7 +145,7 @@ impl<B: IpvsBackend> Core<B> {
         &mut self,
         mut inputs: Inputs,
         stop: impl Future<Output = ()>,
-        log: &mut dyn FnMut(&str),
+        log: &mut (dyn FnMut(&str) + Send),
     ) {
         let mut drift = tokio::time::interval(inputs.reconcile_interval);
         drift.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
