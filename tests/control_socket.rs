@@ -150,8 +150,8 @@ async fn status_and_watch_follow_a_real_server_going_down() {
     let watcher = tokio::task::spawn_blocking(move || {
         let mut c = Client::connect(&sock).unwrap();
         c.send(&Request::Watch).unwrap();
-        assert_eq!(c.next().unwrap(), Some(Response::Watching));
-        match c.next().unwrap() {
+        assert_eq!(c.read_response().unwrap(), Some(Response::Watching));
+        match c.read_response().unwrap() {
             Some(Response::Event(e)) => e,
             other => panic!("{other:?}"),
         }

@@ -196,7 +196,7 @@ fn watch(c: &mut Client, json: bool) -> i32 {
     }
     // Ends when the daemon closes the stream (or this process is stopped).
     loop {
-        match c.next() {
+        match c.read_response() {
             Ok(Some(Response::Watching)) => {}
             Ok(Some(Response::Event(e))) => {
                 if json {

@@ -75,7 +75,7 @@ impl Client {
     }
 
     /// The next response line; `None` when the daemon closed the stream.
-    pub fn next(&mut self) -> Result<Option<Response>, ClientError> {
+    pub fn read_response(&mut self) -> Result<Option<Response>, ClientError> {
         let mut line = String::new();
         let n = self.reader.read_line(&mut line).map_err(|e| self.io(e))?;
         if n == 0 {
@@ -92,7 +92,7 @@ impl Client {
     /// Sends a request and reads its one response.
     pub fn request(&mut self, req: &Request) -> Result<Response, ClientError> {
         self.send(req)?;
-        self.next()?.ok_or_else(|| ClientError::Protocol {
+        self.read_response()?.ok_or_else(|| ClientError::Protocol {
             path: self.path.clone(),
             message: "lvsd closed the connection without answering".into(),
         })

@@ -15,13 +15,11 @@ use std::collections::HashMap;
 
 use lvsd_ipvs::{IpvsBackend, ServiceKey, SocketText, Stats};
 
-use super::exposition::{render as render_text, Family, Kind};
+use super::exposition::{render as render_text, Family, Kind, Labels};
 use crate::config::model::{Config, VsTarget};
 use crate::daemon::runtime::Runtime;
 use crate::director::names;
 use crate::director::state::AdminState;
-
-type Labels = Vec<(&'static str, String)>;
 
 /// `vs` and `protocol` labels of a kernel service.
 fn service_labels(key: &ServiceKey, cfg: &Config) -> Labels {

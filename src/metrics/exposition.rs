@@ -23,14 +23,19 @@ impl Kind {
     }
 }
 
+/// Label names and values of one sample.
+pub type Labels = Vec<(&'static str, String)>;
+
+/// One sample: name suffix (`""`, `_sum`, `_count`), labels, value.
+type Sample = (&'static str, Labels, f64);
+
 /// One metric family and its samples.
 #[derive(Debug, Clone)]
 pub struct Family {
     pub name: &'static str,
     pub help: &'static str,
     pub kind: Kind,
-    /// (name suffix such as `_sum`, labels, value)
-    samples: Vec<(&'static str, Vec<(&'static str, String)>, f64)>,
+    samples: Vec<Sample>,
 }
 
 impl Family {
@@ -43,12 +48,12 @@ impl Family {
         }
     }
 
-    pub fn add(&mut self, labels: Vec<(&'static str, String)>, value: f64) {
+    pub fn add(&mut self, labels: Labels, value: f64) {
         self.samples.push(("", labels, value));
     }
 
     /// A summary's `_sum` and `_count`.
-    pub fn add_summary(&mut self, labels: Vec<(&'static str, String)>, sum: f64, count: u64) {
+    pub fn add_summary(&mut self, labels: Labels, sum: f64, count: u64) {
         self.samples.push(("_sum", labels.clone(), sum));
         self.samples.push(("_count", labels, count as f64));
     }
