@@ -224,3 +224,39 @@ async fn quorum_loss_reaches_watchers_fifo_and_script_in_order() {
     let _ = r.stop.send(());
     r.task.await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn omega_notifies_at_stop_only_where_set() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let script = dir.path().join("n.sh");
+    std::fs::write(
+        &script,
+        format!("#!/bin/sh\necho \"$1\" >> {}\n", out.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let s = script.display();
+    let vs = |addr: &str, omega: &str| {
+        format!(
+            "virtual_server {addr} 80 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n{omega}\n quorum_down \"{s} q-{addr}\"\n\
+             real_server 10.0.0.2 80 {{\n  notify_down \"{s} rs-{addr}\"\n }}\n}}\n"
+        )
+    };
+    let conf = dir.path().join("k.conf");
+    std::fs::write(&conf, vs("10.0.0.1", " omega") + &vs("10.0.0.5", "")).unwrap();
+    let (core, erx) = start(&conf, None);
+    let r = spawn_loop(core, erx);
+    assert_eq!(status(&r).await.virtual_servers.len(), 2);
+    let _ = r.stop.send(());
+    let mut core = r.task.await.unwrap();
+    assert!(
+        std::fs::read_to_string(&out).unwrap_or_default().is_empty(),
+        "nothing before stop"
+    );
+    assert!(core.finish_notifications(Duration::from_secs(10)).await);
+    assert_eq!(
+        std::fs::read_to_string(&out).unwrap(),
+        "rs-10.0.0.1\nq-10.0.0.1\n"
+    );
+}

@@ -140,6 +140,18 @@ impl<B: IpvsBackend> Core<B> {
         }
     }
 
+    /// At stop: keepalived's `omega` notifications (real servers down,
+    /// quorum lost) for the virtual servers that ask for them, then waits
+    /// at most `limit` for queued scripts. Call after `run`.
+    pub async fn finish_notifications(&mut self, limit: Duration) -> bool {
+        self.runtime.omega_transitions();
+        self.dispatch();
+        match self.notifier.take() {
+            Some(n) => n.finish(limit).await,
+            None => true,
+        }
+    }
+
     /// Runs until `stop` resolves; `log` gets the log lines.
     pub async fn run(
         &mut self,

@@ -108,9 +108,15 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
             };
             match access::bind(path, group) {
                 Ok(s) => Some(s),
-                Err(e) => {
+                // Another lvsd owns the table: never run two.
+                Err(e @ access::AccessError::InUse(_)) => {
                     log(&e.to_string());
                     return exit::RUNTIME;
+                }
+                // The director matters more than its socket: run without.
+                Err(e) => {
+                    log(&format!("{e}; running without a control socket"));
+                    None
                 }
             }
         }
@@ -206,6 +212,11 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
     };
     core.run(inputs, stop, &mut |l| log(l)).await;
     let r = core.runtime.shutdown(opts.keep_ipvs);
+    // Scripts get their timeout plus the kill grace before lvsd exits.
+    let limit = opts.notify_timeout + Duration::from_secs(3);
+    if !core.finish_notifications(limit).await {
+        log("notify scripts still running at exit");
+    }
     flush_log(&mut core.runtime);
     log(&format!("stopped: {} IPVS operations", r.applied));
     if let Some(p) = &opts.pid_file {

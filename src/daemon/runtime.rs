@@ -224,7 +224,7 @@ impl<B: IpvsBackend> Runtime<B> {
             self.admin.insert((label.clone(), addr), admin);
         }
         let t = self.director.set_admin(&self.cfg, vi, ri, admin, now_ms());
-        self.transitions.extend(t);
+        self.queue(t);
         Ok((label, names::rs_name(addr.ip(), addr.port())))
     }
 
@@ -253,7 +253,7 @@ impl<B: IpvsBackend> Runtime<B> {
                     .map(|r| r.admin);
                 if has != Some(want) {
                     let t = self.director.set_admin(&self.cfg, vi, ri, want, now);
-                    self.transitions.extend(t);
+                    self.queue(t);
                 }
             }
         }
@@ -326,11 +326,16 @@ impl<B: IpvsBackend> Runtime<B> {
             reason,
             now_ms(),
         );
+        self.queue(transitions);
+        up.is_some() || delta.is_some()
+    }
+
+    /// Logs transitions and queues them for watchers and notifiers.
+    fn queue(&mut self, transitions: Vec<Transition>) {
         for t in &transitions {
             self.log.push(self.describe(t));
         }
         self.transitions.extend(transitions);
-        up.is_some() || delta.is_some()
     }
 
     fn record_attempt(&mut self, eid: u64, pass: bool, latency: Duration) {
@@ -454,6 +459,18 @@ impl<B: IpvsBackend> Runtime<B> {
         }
         self.reapply_admin();
         self.start_drains(&old_desired);
+        let current: HashSet<RsLabel> = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .flat_map(|v| {
+                let label = vs_label(v);
+                v.real_servers
+                    .iter()
+                    .map(move |r| (label.clone(), names::rs_name(r.addr, r.port.value)))
+            })
+            .collect();
+        self.check_stats.retain(|k, _| current.contains(k));
         self.reconcile()
     }
 
@@ -499,6 +516,37 @@ impl<B: IpvsBackend> Runtime<B> {
                 });
             }
         }
+    }
+
+    /// keepalived's `omega`: at shutdown, the virtual servers that set it
+    /// report their alive real servers down and, if it held, quorum lost
+    /// (queued in `transitions` for the notifier).
+    pub fn omega_transitions(&mut self) {
+        let mut out = Vec::new();
+        for (vi, (vs, st)) in self
+            .cfg
+            .virtual_servers
+            .iter()
+            .zip(&self.director.virtual_servers)
+            .enumerate()
+        {
+            if !vs.omega {
+                continue;
+            }
+            for (ri, r) in st.real_servers.iter().enumerate() {
+                if r.alive() {
+                    out.push(Transition::RealServerDown {
+                        vs: vi,
+                        rs: ri,
+                        reason: Some("lvsd is stopping".into()),
+                    });
+                }
+            }
+            if st.quorum_up {
+                out.push(Transition::QuorumDown { vs: vi });
+            }
+        }
+        self.queue(out);
     }
 
     /// Stops: removes what lvsd owns unless `keep` (keepalived's -I).

@@ -38,6 +38,7 @@ pub struct Notifier {
     /// FIFO reader scripts (killed when the notifier goes).
     readers: Vec<Child>,
     jobs: UnboundedSender<Job>,
+    task: tokio::task::JoinHandle<()>,
     log: UnboundedSender<String>,
 }
 
@@ -62,7 +63,7 @@ impl Notifier {
         let (log, log_rx) = unbounded_channel();
         let (jobs, mut jobs_rx) = unbounded_channel::<Job>();
         let task_log = log.clone();
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             while let Some(job) = jobs_rx.recv().await {
                 let outcome = script::run(&job.script, timeout).await;
                 let msg = match outcome {
@@ -82,6 +83,7 @@ impl Notifier {
             fifos: Vec::new(),
             readers: Vec::new(),
             jobs,
+            task,
             log,
         };
         n.open_fifos(global);
@@ -117,6 +119,14 @@ impl Notifier {
                 }
             }
         }
+    }
+
+    /// Stops taking scripts and waits (at most `limit`) for the queued ones
+    /// to finish; true if they all did. FIFO reader scripts are killed.
+    pub async fn finish(self, limit: Duration) -> bool {
+        let Notifier { jobs, task, .. } = self;
+        drop(jobs);
+        tokio::time::timeout(limit, task).await.is_ok()
     }
 
     /// After a reload: reopens the FIFOs if their paths changed.
