@@ -381,6 +381,48 @@ async fn cli_commands_and_access_for_another_uid() {
     drop(listener);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bad_and_oversized_requests() {
+    use std::io::{BufRead, BufReader, Read, Write};
+    let d = start(
+        "virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n",
+        None,
+    )
+    .await;
+    let sock = d.sock.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut s = std::os::unix::net::UnixStream::connect(&sock).unwrap();
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut r = BufReader::new(s.try_clone().unwrap());
+        // A bad line gets an error; the connection stays usable.
+        s.write_all(b"{\"cmd\":\"shutdown\"}\n{\"cmd\":\"status\"}\n")
+            .unwrap();
+        let mut line = String::new();
+        r.read_line(&mut line).unwrap();
+        assert!(
+            matches!(Response::parse(&line), Ok(Response::Error { .. })),
+            "{line}"
+        );
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert!(
+            matches!(Response::parse(&line), Ok(Response::Status(_))),
+            "{line}"
+        );
+        // A line longer than the limit: an error, then the daemon hangs up.
+        let big = vec![b'x'; 70 * 1024];
+        let _ = s.write_all(&big);
+        line.clear();
+        r.read_line(&mut line).unwrap();
+        assert!(line.contains("too long"), "{line}");
+        let mut rest = Vec::new();
+        assert_eq!(r.read_to_end(&mut rest).unwrap_or(0), 0, "closed");
+    })
+    .await
+    .unwrap();
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn cli_says_when_the_daemon_is_not_running() {
     let dir = tempfile::tempdir().unwrap();

@@ -70,7 +70,10 @@ pub fn render_table(st: &Status, now_ms: u64) -> String {
                 format!("{state}{}", admin_text(r.admin)),
                 weight,
                 age(now_ms, r.since_ms),
-                r.reason.clone().unwrap_or_default(),
+                match r.state {
+                    RsState::Down => r.reason.clone().unwrap_or_default(),
+                    RsState::Up => String::new(),
+                },
             ]);
         }
         if let Some(s) = &v.sorry_server {
@@ -319,7 +322,8 @@ mod tests {
                         ipvs_weight: Some(3),
                         admin: AdminState::Enabled,
                         since_ms: 0,
-                        reason: None,
+                        // Recovered: the old reason is not shown.
+                        reason: Some("old failure".into()),
                     },
                     RealServerStatus {
                         rs: "10.0.0.3:80".into(),

@@ -87,7 +87,8 @@ pub struct RealServerStatus {
     pub admin: AdminState,
     /// When the state last changed (Unix ms).
     pub since_ms: u64,
-    /// The last check failure reason.
+    /// The last check failure reason (kept after recovery; the table
+    /// shows it only while the server is down).
     pub reason: Option<String>,
 }
 

@@ -60,11 +60,7 @@ pub fn virtual_servers(
                         .copied(),
                     admin: r.admin,
                     since_ms: r.since,
-                    reason: if r.alive() {
-                        None
-                    } else {
-                        r.last_reason.clone()
-                    },
+                    reason: r.last_reason.clone(),
                 })
                 .collect();
             VirtualServerStatus {
