@@ -423,6 +423,34 @@ async fn bad_and_oversized_requests() {
     d.stop().await;
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn root_only_socket_refuses_other_users() {
+    // SAFETY: cannot fail.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("not root: cannot run a client as another uid");
+        return;
+    }
+    let d = start(
+        "virtual_server 10.0.0.1 80 {\n lb_algo rr\n lb_kind DR\n protocol TCP\n real_server 10.0.0.2 80 {\n }\n}\n",
+        None,
+    )
+    .await;
+    std::fs::set_permissions(d.dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+    std::fs::set_permissions(
+        d.sock.parent().unwrap(),
+        std::fs::Permissions::from_mode(0o755),
+    )
+    .unwrap();
+    let sock = d.sock.to_str().unwrap().to_string();
+    let (code, out, err) = lvsd(&["status", "--socket", &sock], true).await;
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(out.is_empty());
+    assert!(err.contains("permission denied"), "{err}");
+    let (code, _, err) = lvsd(&["status", "--socket", &sock], false).await;
+    assert_eq!(code, 0, "{err}");
+    d.stop().await;
+}
+
 #[tokio::test]
 async fn cli_says_when_the_daemon_is_not_running() {
     let dir = tempfile::tempdir().unwrap();
