@@ -260,3 +260,21 @@ async fn omega_notifies_at_stop_only_where_set() {
         "rs-10.0.0.1\nq-10.0.0.1\n"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn startup_notifications_are_sent_when_the_loop_starts() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("n.fifo");
+    let conf = dir.path().join("k.conf");
+    let global = format!("rs_init_notifies\n notify_fifo {}", fifo.display());
+    std::fs::write(&conf, two_servers(&global, 1, false)).unwrap();
+    let (mut core, erx) = start(&conf, None);
+    core.runtime.startup_transitions();
+    let reader = std::fs::File::open(&fifo).unwrap();
+    let r = spawn_loop(core, erx);
+    let mut l = String::new();
+    BufReader::new(reader).read_line(&mut l).unwrap();
+    assert_eq!(l, "RS [10.0.0.2]:tcp:80 [10.0.0.1]:tcp:80 UP\n");
+    let _ = r.stop.send(());
+    r.task.await.unwrap();
+}

@@ -234,3 +234,35 @@ async fn disabling_below_quorum_queues_a_quorum_transition() {
         .unwrap();
     assert_eq!(rt.transitions, vec![Transition::QuorumDown { vs: 0 }]);
 }
+
+#[tokio::test]
+async fn startup_notifications() {
+    // Quorum not reachable at start: reported even without rs_init_notifies.
+    let text =
+        "virtual_server 10.0.0.1 80 {\n quorum 3\n real_server 10.0.0.2 80 {\n  weight 1\n }\n\
+                real_server 10.0.0.3 80 {\n  weight 1\n  TCP_CHECK {\n   alpha\n  }\n }\n}\n";
+    let l = load_str(Path::new("t.conf"), text, &LoadOptions::default());
+    assert!(!l.has_errors(), "{}", l.render_diagnostics());
+    let rt = &mut start(l.config, FakeIpvs::default());
+    rt.startup_transitions();
+    assert_eq!(rt.transitions, vec![Transition::QuorumDown { vs: 0 }]);
+
+    // rs_init_notifies: every real server's initial state, then quorum.
+    let text = format!("global_defs {{\n rs_init_notifies\n}}\n{text}");
+    let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+    assert!(!l.has_errors(), "{}", l.render_diagnostics());
+    let rt = &mut start(l.config, FakeIpvs::default());
+    rt.startup_transitions();
+    assert_eq!(
+        rt.transitions,
+        vec![
+            Transition::RealServerUp { vs: 0, rs: 0 },
+            Transition::RealServerDown {
+                vs: 0,
+                rs: 1,
+                reason: None
+            },
+            Transition::QuorumDown { vs: 0 },
+        ]
+    );
+}

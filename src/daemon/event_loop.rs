@@ -159,6 +159,8 @@ impl<B: IpvsBackend> Core<B> {
         stop: impl Future<Output = ()>,
         log: &mut (dyn FnMut(&str) + Send),
     ) {
+        // Start-up notifications queued before the loop.
+        self.dispatch();
         let mut drift = tokio::time::interval(inputs.reconcile_interval);
         drift.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         drift.tick().await;

@@ -143,6 +143,7 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
             }
         };
     runtime.set_drain_removed(opts.drain_removed);
+    runtime.startup_transitions();
     flush_log(&mut runtime);
     log(&format!(
         "started: {} virtual servers, {} distinct checks, {} IPVS operations",

@@ -518,6 +518,34 @@ impl<B: IpvsBackend> Runtime<B> {
         }
     }
 
+    /// Start-up notifications, as keepalived sends them: a virtual server
+    /// that starts without quorum reports it (e.g. `alpha` plus a sorry
+    /// server); with `rs_init_notifies`, every real server reports its
+    /// initial state too. Queued in `transitions`.
+    pub fn startup_transitions(&mut self) {
+        let mut out = Vec::new();
+        let init = self.cfg.global.rs_init_notifies;
+        for (vi, st) in self.director.virtual_servers.iter().enumerate() {
+            if init {
+                for (ri, r) in st.real_servers.iter().enumerate() {
+                    out.push(if r.alive() {
+                        Transition::RealServerUp { vs: vi, rs: ri }
+                    } else {
+                        Transition::RealServerDown {
+                            vs: vi,
+                            rs: ri,
+                            reason: None,
+                        }
+                    });
+                }
+            }
+            if !st.quorum_up {
+                out.push(Transition::QuorumDown { vs: vi });
+            }
+        }
+        self.queue(out);
+    }
+
     /// keepalived's `omega`: at shutdown, the virtual servers that set it
     /// report their alive real servers down and, if it held, quorum lost
     /// (queued in `transitions` for the notifier).
