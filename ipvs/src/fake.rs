@@ -28,7 +28,7 @@ use crate::model::{
     ServiceKey, Table, TunnelType,
 };
 use crate::ops::errno::{EAFNOSUPPORT, EEXIST, EINVAL, ENOENT, ERANGE, ESRCH};
-use crate::ops::{IpvsBackend, OpError, Operation};
+use crate::ops::{IpvsBackend, OpError, Operation, Timeouts};
 
 /// The schedulers of the lab kernel (Debian 6.1: no `twos`).
 pub const DEFAULT_SCHEDULERS: &[&str] = &[
@@ -65,6 +65,10 @@ pub struct FakeIpvs {
     pub ipv6: bool,
     /// Every operation applied through `IpvsBackend::apply`, successful or not.
     pub log: Vec<Operation>,
+    /// Connection timeouts (`set_timeouts`; the kernel's defaults at first).
+    pub timeouts: Timeouts,
+    /// How many times the table was flushed (`IpvsBackend::flush`).
+    pub flushes: usize,
 }
 
 impl Default for FakeIpvs {
@@ -87,6 +91,12 @@ impl Default for FakeIpvs {
                 .collect(),
             ipv6: true,
             log: Vec::new(),
+            timeouts: Timeouts {
+                tcp: 900,
+                tcp_fin: 120,
+                udp: 300,
+            },
+            flushes: 0,
         }
     }
 }
@@ -409,6 +419,33 @@ impl IpvsBackend for FakeIpvs {
             })
             .collect()
     }
+
+    fn listing(&mut self) -> Result<Listing, OpError> {
+        Ok(FakeIpvs::listing(self))
+    }
+
+    fn flush(&mut self) -> Result<(), OpError> {
+        self.table = Table::default();
+        self.index.clear();
+        self.generations.clear();
+        self.service_stats.clear();
+        self.dest_state.clear();
+        self.flushes += 1;
+        Ok(())
+    }
+
+    fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), OpError> {
+        for (slot, v) in [
+            (&mut self.timeouts.tcp, t.tcp),
+            (&mut self.timeouts.tcp_fin, t.tcp_fin),
+            (&mut self.timeouts.udp, t.udp),
+        ] {
+            if v != 0 {
+                *slot = v;
+            }
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]
@@ -621,5 +658,41 @@ mod tests {
             svc_flags::PERSISTENT
         );
         assert_eq!(fake.op_count(), 0);
+    }
+}
+
+#[cfg(test)]
+mod backend_extras {
+    use super::*;
+    use crate::model::Protocol;
+
+    #[test]
+    fn flush_empties_and_timeouts_keep_zero_values() {
+        let key = ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: "10.0.0.1".parse().unwrap(),
+            port: 80,
+        };
+        let mut fake = FakeIpvs::default();
+        fake.apply_unlogged(&Operation::AddService(Service::new(key)))
+            .unwrap();
+        assert_eq!(IpvsBackend::listing(&mut fake).unwrap().services.len(), 1);
+        IpvsBackend::flush(&mut fake).unwrap();
+        assert!(fake.table().services.is_empty());
+        assert_eq!(fake.flushes, 1);
+        fake.set_timeouts(&Timeouts {
+            tcp: 60,
+            tcp_fin: 0,
+            udp: 30,
+        })
+        .unwrap();
+        assert_eq!(
+            fake.timeouts,
+            Timeouts {
+                tcp: 60,
+                tcp_fin: 120,
+                udp: 30
+            }
+        );
     }
 }

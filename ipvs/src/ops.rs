@@ -7,7 +7,9 @@
 
 use serde::{Deserialize, Serialize};
 
+use crate::listing::{IpvsInfo, ListedDest, ListedService, Listing};
 use crate::model::{DestKey, Destination, Service, ServiceKey, Table};
+pub use crate::netlink::convert::Timeouts;
 
 /// One change to the kernel table.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,4 +84,54 @@ pub trait IpvsBackend {
     fn dump(&mut self) -> Result<Table, OpError>;
     /// Applies operations in order; returns one result per operation.
     fn apply(&mut self, ops: &[Operation]) -> Vec<Result<(), OpError>>;
+
+    /// The table with counters and statistics (`ipvsadm -L --stats`).
+    /// Default: the dump with zero counters.
+    fn listing(&mut self) -> Result<Listing, OpError> {
+        let table = self.dump()?;
+        Ok(Listing {
+            info: IpvsInfo {
+                version: 0,
+                conn_tab_size: 0,
+            },
+            services: table
+                .services
+                .into_iter()
+                .map(|e| ListedService {
+                    service: e.service,
+                    stats: Default::default(),
+                    destinations: e
+                        .destinations
+                        .into_iter()
+                        .map(|dest| ListedDest {
+                            dest,
+                            counters: Default::default(),
+                            stats: Default::default(),
+                        })
+                        .collect(),
+                })
+                .collect(),
+        })
+    }
+
+    /// Deletes every service, lvsd's or not (`ipvsadm -C`). Default: one
+    /// delete per service of the dump.
+    fn flush(&mut self) -> Result<(), OpError> {
+        let table = self.dump()?;
+        let ops: Vec<Operation> = table
+            .services
+            .iter()
+            .map(|e| Operation::DelService(e.service.key))
+            .collect();
+        self.apply(&ops).into_iter().collect()
+    }
+
+    /// Sets the connection timeouts (seconds; 0 leaves a value unchanged,
+    /// `ipvsadm --set`). Default: unsupported.
+    fn set_timeouts(&mut self, _t: &Timeouts) -> Result<(), OpError> {
+        Err(OpError {
+            errno: errno::EINVAL,
+            message: "this backend cannot set timeouts".into(),
+        })
+    }
 }

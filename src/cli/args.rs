@@ -62,6 +62,28 @@ pub struct Cli {
     #[arg(long = "reconcile-interval", default_value_t = 5)]
     pub reconcile_interval: u64,
 
+    /// Daemon: the control socket (`lvsd status`, `reload`, `rs`).
+    #[arg(long = "control-socket", default_value = crate::control::access::DEFAULT_SOCKET)]
+    pub control_socket: PathBuf,
+
+    /// Daemon: a group allowed on the control socket (mode 0660 instead of
+    /// 0600); state-changing requests still need root or lvsd's uid.
+    #[arg(long = "control-group")]
+    pub control_group: Option<String>,
+
+    /// Daemon: serve Prometheus metrics on ADDR:PORT (off unless given).
+    #[arg(long = "metrics-listen", value_name = "ADDR:PORT")]
+    pub metrics_listen: Option<std::net::SocketAddr>,
+
+    /// Daemon: a real server removed by a reload is set to weight 0 and
+    /// deleted SECS later (default: deleted at once).
+    #[arg(long = "drain-removed", value_name = "SECS")]
+    pub drain_removed: Option<u64>,
+
+    /// Daemon: seconds a notify script may run before it is killed.
+    #[arg(long = "notify-timeout", value_name = "SECS", default_value_t = 30)]
+    pub notify_timeout: u64,
+
     #[command(subcommand)]
     pub command: Option<Command>,
 }
@@ -94,6 +116,56 @@ pub enum Command {
     Apply(ApplyArgs),
     /// Compute the MD5 digest of a URL as keepalived's `--genhash` does.
     Genhash(GenhashArgs),
+    /// Show every virtual and real server of the running daemon.
+    Status(StatusArgs),
+    /// Reload the running daemon's configuration (as SIGHUP; a config
+    /// with errors is refused and nothing changes).
+    Reload(SocketArgs),
+    /// Set an operator's admin state on a real server of the running
+    /// daemon (kept across reloads until `enable`).
+    Rs(RsArgs),
+}
+
+/// Where the running daemon's control socket is.
+#[derive(Debug, Args, Clone)]
+pub struct SocketArgs {
+    /// The daemon's control socket.
+    #[arg(long = "socket", default_value = crate::control::access::DEFAULT_SOCKET)]
+    pub socket: PathBuf,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// JSON (the control protocol's status object).
+    #[arg(long)]
+    pub json: bool,
+    /// Stream transitions as they happen (one line each; JSON with --json).
+    #[arg(long)]
+    pub watch: bool,
+    #[command(flatten)]
+    pub socket: SocketArgs,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum RsActionArg {
+    /// Weight 0: existing connections finish.
+    Drain,
+    /// Remove from IPVS.
+    Disable,
+    /// Follow the checks again.
+    Enable,
+}
+
+#[derive(Debug, Args)]
+pub struct RsArgs {
+    pub action: RsActionArg,
+    /// The virtual server: 10.0.0.1:80, [2001:db8::1]:80, fwmark:1 or
+    /// group:NAME (add /udp etc. when an address has several protocols).
+    pub vs: String,
+    /// The real server: 10.0.0.2:80 or [2001:db8::2]:80.
+    pub rs: String,
+    #[command(flatten)]
+    pub socket: SocketArgs,
 }
 
 #[derive(Debug, Args)]

@@ -2,20 +2,33 @@
 //! IPVS table where the configuration and the checks say, repairs drift
 //! periodically, reloads on SIGHUP (a broken new config changes nothing),
 //! and on SIGTERM/SIGINT removes what it owns (unless `--keep-ipvs`).
+//! Serves the control socket (`lvsd status`, `reload`, `rs`) and, when
+//! asked, a Prometheus endpoint; runs notify scripts and FIFOs.
+//!
+//! - `runtime.rs`: the state and the table (no I/O besides the backend);
+//! - `event_loop.rs`: the event loop around it (testable with the fake kernel);
+//! - here: the process (signals, sockets, pid file, sd_notify).
 
+pub mod event_loop;
 pub mod runtime;
 pub mod syncd;
 
+use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use lvsd_checkers::engine::Engine;
 use lvsd_ipvs::netlink::client::IpvsClient;
 use tokio::signal::unix::{signal, SignalKind};
-use tokio::sync::mpsc::{unbounded_channel, UnboundedReceiver};
+use tokio::sync::mpsc::{self, unbounded_channel};
 
 use crate::cli::{self, exit};
-use crate::vrrp::engine::{Engine as VrrpEngine, StateHook, VrrpCommand, VrrpEvent};
+use crate::control::access;
+use crate::control::protocol::Request;
+use crate::control::server::{self, Command};
+use crate::notify::Notifier;
+use crate::vrrp::engine::{Engine as VrrpEngine, SharedStatus, StateHook, VrrpCommand, VrrpEvent};
+use event_loop::{ConfigSource, Core, Inputs};
 use runtime::Runtime;
 
 pub struct DaemonOptions {
@@ -24,6 +37,16 @@ pub struct DaemonOptions {
     pub keep_ipvs: bool,
     pub owned_file: PathBuf,
     pub reconcile_interval: Duration,
+    /// The control socket (`None`: none).
+    pub control_socket: Option<PathBuf>,
+    /// A group granted access to the control socket.
+    pub control_group: Option<String>,
+    /// Where the Prometheus endpoint listens (`None`: off).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Grace for real servers removed by a reload (weight 0, then deleted).
+    pub drain_removed: Option<Duration>,
+    /// Bound on one notify script's run time.
+    pub notify_timeout: Duration,
     /// keepalived -P: VRRP only (no IPVS, no checks).
     pub vrrp_only: bool,
     /// keepalived -C: checks and IPVS only (no VRRP).
@@ -65,8 +88,23 @@ pub fn run(opts: DaemonOptions) -> i32 {
     rt.block_on(main_loop(opts))
 }
 
-/// Starts the VRRP engine for the configuration's instances (after the
-/// first IPVS reconcile: a node never claims Master with an empty table).
+struct VrrpHandle {
+    commands: mpsc::UnboundedSender<VrrpCommand>,
+    task: tokio::task::JoinHandle<()>,
+    logger: tokio::task::JoinHandle<()>,
+    status: SharedStatus,
+}
+
+fn log_vrrp(ev: VrrpEvent) {
+    match ev {
+        VrrpEvent::Log(l) => log(&l),
+        VrrpEvent::Transition { .. } => {}
+    }
+}
+
+/// Starts the VRRP engine for the configuration's instances. The daemon
+/// calls it after the first IPVS reconcile: a node never claims Master
+/// with an empty table.
 fn start_vrrp(
     cfg: &crate::config::model::Config,
     with_ipvs: bool,
@@ -88,109 +126,60 @@ fn start_vrrp(
                     c,
                 )))
             }
+            Err(e) if with_ipvs => return Err(format!("lvs_sync_daemon: {e}")),
             Err(e) => {
-                if with_ipvs {
-                    return Err(format!("lvs_sync_daemon: {e}"));
-                }
                 log(&format!("lvs_sync_daemon ignored: {e}"));
                 None
             }
         },
         None => None,
     };
-    let (ev_tx, ev_rx) = unbounded_channel();
+    let (ev_tx, mut ev_rx) = unbounded_channel();
     let (engine, status) = VrrpEngine::new(cfg.clone(), ev_tx, hook)?;
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let task = tokio::spawn(engine.run(cmd_rx));
+    let logger = tokio::spawn(async move {
+        while let Some(ev) = ev_rx.recv().await {
+            log_vrrp(ev);
+        }
+    });
+    log(&format!(
+        "VRRP: {} instances started",
+        cfg.vrrp_instances.len()
+    ));
     Ok(Some(VrrpHandle {
-        events: ev_rx,
         commands: cmd_tx,
         task,
-        _status: status,
+        logger,
+        status,
     }))
 }
 
-struct VrrpHandle {
-    events: UnboundedReceiver<VrrpEvent>,
-    commands: tokio::sync::mpsc::UnboundedSender<VrrpCommand>,
-    task: tokio::task::JoinHandle<()>,
-    _status: crate::vrrp::engine::SharedStatus,
-}
-
-async fn next_vrrp_event(v: &mut Option<VrrpHandle>) -> Option<VrrpEvent> {
-    match v {
-        Some(h) => h.events.recv().await,
-        None => std::future::pending().await,
+/// Stops VRRP make-before-break: a Master resigns and keeps its VIP (and
+/// forwarding) until the new master is heard, at most 3 x advert_int.
+async fn stop_vrrp(v: VrrpHandle, cfg: &crate::config::model::Config) {
+    let _ = v.commands.send(VrrpCommand::Shutdown { graceful: true });
+    let bound = cfg
+        .vrrp_instances
+        .iter()
+        .map(|i| i.advert_int.value * 3)
+        .max()
+        .unwrap_or_default()
+        + crate::vrrp::notify::SCRIPT_TIMEOUT
+        + Duration::from_secs(2);
+    if tokio::time::timeout(bound, v.task).await.is_err() {
+        log("VRRP did not stop within its bound");
     }
+    let _ = tokio::time::timeout(Duration::from_secs(1), v.logger).await;
 }
 
-fn log_vrrp(ev: VrrpEvent) {
-    match ev {
-        VrrpEvent::Log(l) => log(&l),
-        VrrpEvent::Transition { .. } => {}
-    }
-}
-
-async fn main_loop(opts: DaemonOptions) -> i32 {
-    let loaded = match cli::plan::load_for_run(&opts.common) {
-        Ok(l) => l,
-        Err(code) => return code,
-    };
-    let (tx, mut rx) = unbounded_channel();
-    let mut runtime = if opts.vrrp_only {
-        None
-    } else {
-        let client = match IpvsClient::open() {
-            Ok(c) => c,
-            Err(e) => {
-                log(&e.to_string());
-                return exit::RUNTIME;
-            }
-        };
-        let engine = Engine::new(tx, Box::new(rand::random::<f64>));
-        match Runtime::start(
-            loaded.config.clone(),
-            client,
-            Some(opts.owned_file.clone()),
-            engine,
-        ) {
-            Ok(mut r) => {
-                flush_log(&mut r);
-                log(&format!(
-                    "started: {} virtual servers, {} distinct checks, {} IPVS operations",
-                    r.cfg.virtual_servers.len(),
-                    r.running_checks(),
-                    r.stats.operations
-                ));
-                Some(r)
-            }
-            Err(e) => {
-                log(&e);
-                return exit::RUNTIME;
-            }
-        }
-    };
-    let mut vrrp = if opts.check_only {
-        None
-    } else {
-        match start_vrrp(&loaded.config, !opts.vrrp_only) {
-            Ok(v) => {
-                if v.is_some() {
-                    log(&format!(
-                        "VRRP: {} instances started",
-                        loaded.config.vrrp_instances.len()
-                    ));
-                }
-                v
-            }
-            Err(e) => {
-                log(&e);
-                if let Some(rt) = runtime.as_mut() {
-                    rt.shutdown(opts.keep_ipvs);
-                    flush_log(rt);
-                }
-                return exit::RUNTIME;
-            }
+/// keepalived -P: VRRP only, no IPVS table and no checks.
+async fn vrrp_only(opts: DaemonOptions, cfg: crate::config::model::Config) -> i32 {
+    let vrrp = match start_vrrp(&cfg, false) {
+        Ok(v) => v,
+        Err(e) => {
+            log(&e);
+            return exit::RUNTIME;
         }
     };
     if let Some(p) = &opts.pid_file {
@@ -198,7 +187,6 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
             log(&format!("cannot write pid file {}: {e}", p.display()));
         }
     }
-    notify_ready();
     let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
         signal(SignalKind::hangup()),
         signal(SignalKind::terminate()),
@@ -207,85 +195,185 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
         log("cannot install signal handlers");
         return exit::RUNTIME;
     };
-    let mut drift = tokio::time::interval(opts.reconcile_interval);
-    drift.tick().await;
+    notify_ready();
     loop {
         tokio::select! {
-            Some(ev) = rx.recv() => {
-                if let Some(rt) = runtime.as_mut() {
-                    let mut changed = rt.on_event(ev);
-                    while let Ok(ev) = rx.try_recv() {
-                        changed |= rt.on_event(ev);
-                    }
-                    if changed {
-                        rt.reconcile();
-                    }
-                    flush_log(rt);
-                }
-            }
-            Some(ev) = next_vrrp_event(&mut vrrp) => log_vrrp(ev),
-            _ = drift.tick(), if runtime.is_some() => {
-                if let Some(rt) = runtime.as_mut() {
-                    let r = rt.reconcile();
-                    if r.applied > 0 {
-                        log(&format!("repaired drift: {} operations", r.applied));
-                    }
-                    flush_log(rt);
-                }
-            }
-            _ = hup.recv() => {
-                let loaded = cli::load(&opts.common.file, opts.common.config_id.as_deref(), false);
-                if loaded.has_errors() {
-                    eprint!("{}", loaded.render_diagnostics());
-                    log("reload refused: the new configuration has errors; still running the previous one");
-                } else if let Some(rt) = runtime.as_mut() {
-                    let r = rt.reload(loaded.config);
-                    log(&format!("reloaded: {} IPVS operations", r.applied));
-                    flush_log(rt);
-                }
-                if vrrp.is_some() {
-                    log("VRRP instances keep running unchanged across reloads (no transition); VRRP changes take effect at restart");
-                }
-            }
+            _ = hup.recv() => log("VRRP instances keep running unchanged across reloads (no transition); VRRP changes take effect at restart"),
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
     }
-    // Make-before-break: VRRP hands over first (the VIP and forwarding stay
-    // until the new master is heard), then the IPVS entries go.
-    if let Some(mut v) = vrrp.take() {
-        let _ = v.commands.send(VrrpCommand::Shutdown { graceful: true });
-        let bound = loaded
-            .config
-            .vrrp_instances
-            .iter()
-            .map(|i| i.advert_int.value * 3)
-            .max()
-            .unwrap_or_default()
-            + Duration::from_secs(2);
-        let deadline = tokio::time::Instant::now() + bound;
-        let mut task = v.task;
-        loop {
-            tokio::select! {
-                _ = &mut task => break,
-                Some(ev) = v.events.recv() => log_vrrp(ev),
-                _ = tokio::time::sleep_until(deadline) => {
-                    log("VRRP did not stop within its bound");
-                    break;
+    if let Some(v) = vrrp {
+        stop_vrrp(v, &cfg).await;
+    }
+    log("stopped");
+    if let Some(p) = &opts.pid_file {
+        let _ = std::fs::remove_file(p);
+    }
+    exit::OK
+}
+
+async fn main_loop(opts: DaemonOptions) -> i32 {
+    let loaded = match cli::plan::load_for_run(&opts.common) {
+        Ok(l) => l,
+        Err(code) => return code,
+    };
+    if opts.vrrp_only {
+        return vrrp_only(opts, loaded.config).await;
+    }
+    let client = match IpvsClient::open() {
+        Ok(c) => c,
+        Err(e) => {
+            log(&e.to_string());
+            return exit::RUNTIME;
+        }
+    };
+    // Control socket and metrics listener first: a taken socket or port is
+    // an error before anything touches IPVS.
+    let control = match &opts.control_socket {
+        Some(path) => {
+            let group = match opts.control_group.as_deref().map(access::resolve_group) {
+                Some(Ok(g)) => Some(g),
+                Some(Err(e)) => {
+                    log(&e.to_string());
+                    return exit::RUNTIME;
+                }
+                None => None,
+            };
+            match access::bind(path, group) {
+                Ok(s) => Some(s),
+                // Another lvsd owns the table: never run two.
+                Err(e @ access::AccessError::InUse(_)) => {
+                    log(&e.to_string());
+                    return exit::RUNTIME;
+                }
+                // The director matters more than its socket: run without.
+                Err(e) => {
+                    log(&format!("{e}; running without a control socket"));
+                    None
                 }
             }
         }
-        while let Ok(ev) = v.events.try_recv() {
-            log_vrrp(ev);
+        None => None,
+    };
+    let metrics = match opts.metrics_listen {
+        Some(addr) => match crate::metrics::server::bind(addr).await {
+            Ok(l) => Some(l),
+            Err(e) => {
+                log(&format!("metrics: cannot listen on {addr}: {e}"));
+                return exit::RUNTIME;
+            }
+        },
+        None => None,
+    };
+    let (tx, rx) = unbounded_channel();
+    let engine = Engine::new(tx, Box::new(rand::random::<f64>));
+    let mut runtime =
+        match Runtime::start(loaded.config, client, Some(opts.owned_file.clone()), engine) {
+            Ok(r) => r,
+            Err(e) => {
+                log(&e);
+                return exit::RUNTIME;
+            }
+        };
+    runtime.set_drain_removed(opts.drain_removed);
+    runtime.startup_transitions();
+    flush_log(&mut runtime);
+    log(&format!(
+        "started: {} virtual servers, {} distinct checks, {} IPVS operations",
+        runtime.cfg.virtual_servers.len(),
+        runtime.running_checks(),
+        runtime.stats.operations
+    ));
+    let vrrp = if opts.check_only {
+        None
+    } else {
+        match start_vrrp(&runtime.cfg, true) {
+            Ok(v) => v,
+            Err(e) => {
+                log(&e);
+                let r = runtime.shutdown(opts.keep_ipvs);
+                flush_log(&mut runtime);
+                log(&format!("stopped: {} IPVS operations", r.applied));
+                return exit::RUNTIME;
+            }
+        }
+    };
+    let vrrp_cfg = runtime.cfg.clone();
+    let (notifier, notify_log) = Notifier::new(&runtime.cfg.global, opts.notify_timeout);
+    let mut core = Core::new(
+        runtime,
+        Some(notifier),
+        ConfigSource {
+            file: opts.common.file.clone(),
+            config_id: opts.common.config_id.clone(),
+        },
+    );
+    core.vrrp = vrrp.as_ref().map(|v| v.status.clone());
+    let (cmd_tx, cmd_rx) = mpsc::channel(64);
+    if let Some(sock) = control {
+        log(&format!("control socket: {}", sock.path.display()));
+        tokio::spawn(server::serve(sock, cmd_tx.clone(), core.events.clone()));
+    }
+    if let Some(l) = metrics {
+        if let Ok(a) = l.local_addr() {
+            log(&format!("metrics: http://{a}/metrics"));
+        }
+        tokio::spawn(crate::metrics::server::serve(l, cmd_tx.clone()));
+    }
+    if let Some(p) = &opts.pid_file {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            log(&format!("cannot write pid file {}: {e}", p.display()));
         }
     }
-    if let Some(rt) = runtime.as_mut() {
-        let r = rt.shutdown(opts.keep_ipvs);
-        flush_log(rt);
-        log(&format!("stopped: {} IPVS operations", r.applied));
-    } else {
-        log("stopped");
+    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        log("cannot install signal handlers");
+        return exit::RUNTIME;
+    };
+    // SIGHUP is a reload request like the socket's.
+    let hup_tx = cmd_tx.clone();
+    tokio::spawn(async move {
+        while hup.recv().await.is_some() {
+            let cmd = Command::Request {
+                req: Request::Reload,
+                reply: None,
+            };
+            if hup_tx.send(cmd).await.is_err() {
+                return;
+            }
+        }
+    });
+    drop(cmd_tx);
+    notify_ready();
+    let stop = async {
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+    };
+    let inputs = Inputs {
+        engine: rx,
+        commands: cmd_rx,
+        notify_log: Some(notify_log),
+        reconcile_interval: opts.reconcile_interval,
+    };
+    core.run(inputs, stop, &mut |l| log(l)).await;
+    // VRRP hands over first; the IPVS entries go once the VIP has moved.
+    if let Some(v) = vrrp {
+        stop_vrrp(v, &vrrp_cfg).await;
     }
+    let r = core.runtime.shutdown(opts.keep_ipvs);
+    // Scripts get their timeout plus the kill grace before lvsd exits.
+    let limit = opts.notify_timeout + Duration::from_secs(3);
+    if !core.finish_notifications(limit).await {
+        log("notify scripts still running at exit");
+    }
+    flush_log(&mut core.runtime);
+    log(&format!("stopped: {} IPVS operations", r.applied));
     if let Some(p) = &opts.pid_file {
         let _ = std::fs::remove_file(p);
     }

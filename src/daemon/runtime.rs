@@ -3,26 +3,63 @@
 //! table, first reconcile, register checks), check events (director state,
 //! then reconcile), periodic drift repair, reload (keep unchanged checks
 //! running), and shutdown (remove what lvsd owns unless told to keep it).
+//!
+//! Also keepalived's global IPVS settings (`lvs_flush` at start,
+//! `lvs_timeouts` at start and reload, `lvs_flush_on_stop`), the
+//! operator's admin state (kept across reloads until cleared), draining of
+//! real servers removed by a reload (`--drain-removed`), and the counters
+//! status and metrics report. Transitions are queued in `transitions` for
+//! the caller (watchers, notify scripts, FIFOs).
 
 use std::collections::{HashMap, HashSet};
+use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use lvsd_checkers::engine::{Engine, EngineEvent};
 use lvsd_ipvs::reconcile::{reconcile_with, ReconcileReport};
-use lvsd_ipvs::{owned, IpvsBackend, ServiceKey, Table};
+use lvsd_ipvs::{owned, Destination, IpvsBackend, Operation, ServiceKey, Table, Timeouts};
+use tokio::time::Instant;
 
-use crate::config::model::Config;
+use crate::config::model::{Config, FlushOnStop, LvsTimeouts};
 use crate::director::checks;
 use crate::director::migrate;
-use crate::director::state::{CheckerId, Director, Transition};
+use crate::director::names::{self, NameError};
+use crate::director::state::{AdminState, CheckerId, Director, Transition};
 
 /// Counters operators see in status and metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct ReconcileStats {
     pub runs: u64,
     pub operations: u64,
     pub failures: u64,
+}
+
+/// Reloads done and refused (a configuration with errors).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct ReloadStats {
+    pub count: u64,
+    pub failures: u64,
+}
+
+/// Check attempts of one real server's checkers (for metrics).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct CheckStats {
+    pub pass: u64,
+    pub fail: u64,
+    /// Sum of attempt latencies, in seconds.
+    pub latency_sum: f64,
+}
+
+/// Real server and virtual server names (`names::vs_name` + protocol).
+pub type RsLabel = (String, String);
+
+/// A destination removed by a reload, kept at weight 0 until `until`.
+#[derive(Debug, Clone)]
+struct Draining {
+    service: ServiceKey,
+    dest: Destination,
+    until: Instant,
 }
 
 pub struct Runtime<B: IpvsBackend> {
@@ -35,11 +72,45 @@ pub struct Runtime<B: IpvsBackend> {
     generation: u64,
     ids: HashMap<u64, CheckerId>,
     pub stats: ReconcileStats,
+    pub reloads: ReloadStats,
     /// Lines for the log (the caller prints them).
     pub log: Vec<String>,
+    /// Transitions not yet handed to watchers and notifiers (the caller
+    /// drains them; indexes refer to `cfg`).
+    pub transitions: Vec<Transition>,
+    /// Check attempts per (virtual server, real server) name.
+    pub check_stats: HashMap<RsLabel, CheckStats>,
+    /// Operator admin states by (virtual server name, real server); they
+    /// outlive reloads until cleared with `enable`.
+    admin: HashMap<(String, SocketAddr), AdminState>,
+    drain_grace: Option<Duration>,
+    draining: Vec<Draining>,
 }
 
-fn now_ms() -> u64 {
+/// `lvs_timeouts` as the kernel takes them (0 = leave unchanged); `None`
+/// when none is configured.
+pub fn kernel_timeouts(t: &LvsTimeouts) -> Option<Timeouts> {
+    if t.tcp.is_none() && t.tcpfin.is_none() && t.udp.is_none() {
+        return None;
+    }
+    Some(Timeouts {
+        tcp: t.tcp.unwrap_or(0),
+        tcp_fin: t.tcpfin.unwrap_or(0),
+        udp: t.udp.unwrap_or(0),
+    })
+}
+
+/// The virtual server's name with its protocol, unique within a config.
+pub fn vs_label(vs: &crate::config::model::VirtualServer) -> String {
+    format!(
+        "{}/{}",
+        names::vs_name(vs),
+        names::protocol_name(vs.protocol.value)
+    )
+}
+
+/// Wall-clock Unix milliseconds (for `since` and events).
+pub fn now_ms() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis() as u64)
@@ -61,10 +132,23 @@ impl<B: IpvsBackend> Runtime<B> {
         owned_path: Option<PathBuf>,
         engine: Engine,
     ) -> Result<Self, String> {
-        let owned = match &owned_path {
+        let mut owned = match &owned_path {
             Some(p) => owned::load(p).map_err(|e| e.to_string())?,
             None => HashSet::new(),
         };
+        let mut log = Vec::new();
+        if cfg.global.lvs_flush {
+            backend
+                .flush()
+                .map_err(|e| format!("lvs_flush: cannot flush the IPVS table: {e}"))?;
+            owned.clear();
+            log.push("lvs_flush: flushed the IPVS table".to_string());
+        }
+        if let Some(t) = kernel_timeouts(&cfg.global.lvs_timeouts) {
+            if let Err(e) = backend.set_timeouts(&t) {
+                log.push(format!("lvs_timeouts: {e}"));
+            }
+        }
         let kernel = backend
             .dump()
             .map_err(|e| format!("cannot read the IPVS table: {e}"))?;
@@ -79,7 +163,13 @@ impl<B: IpvsBackend> Runtime<B> {
             generation: 0,
             ids: HashMap::new(),
             stats: ReconcileStats::default(),
-            log: Vec::new(),
+            reloads: ReloadStats::default(),
+            log,
+            transitions: Vec::new(),
+            check_stats: HashMap::new(),
+            admin: HashMap::new(),
+            drain_grace: None,
+            draining: Vec::new(),
         };
         rt.reconcile_with(Some(kernel));
         rt.register_checks();
@@ -88,6 +178,85 @@ impl<B: IpvsBackend> Runtime<B> {
 
     pub fn backend(&mut self) -> &mut B {
         &mut self.backend
+    }
+
+    /// `--drain-removed`: real servers removed by a reload stay at weight 0
+    /// for `grace` before they are deleted (`None`: deleted at once).
+    pub fn set_drain_removed(&mut self, grace: Option<Duration>) {
+        self.drain_grace = grace;
+    }
+
+    /// Real servers removed by a reload that are still draining.
+    pub fn draining_count(&self) -> usize {
+        self.draining.len()
+    }
+
+    /// When the next drained destination is due for deletion.
+    pub fn next_drain_deadline(&self) -> Option<Instant> {
+        self.draining.iter().map(|d| d.until).min()
+    }
+
+    /// Drops drained destinations whose grace is over; true if any was
+    /// (the caller reconciles).
+    pub fn expire_drains(&mut self, now: Instant) -> bool {
+        let before = self.draining.len();
+        self.draining.retain(|d| d.until > now);
+        self.draining.len() != before
+    }
+
+    /// Sets an operator's admin state on a real server named as operators
+    /// write it (`10.0.0.1:80`, `fwmark:1`, ...). Returns the names it
+    /// resolved to; the caller reconciles.
+    pub fn set_admin(
+        &mut self,
+        vs: &str,
+        rs: &str,
+        admin: AdminState,
+    ) -> Result<(String, String), NameError> {
+        let (vi, ri) = names::find_rs(&self.cfg, vs, rs)?;
+        let (label, addr) = self.rs_key(vi, ri).ok_or_else(|| NameError::NoRealServer {
+            vs: vs.to_string(),
+            rs: rs.to_string(),
+        })?;
+        if admin == AdminState::Enabled {
+            self.admin.remove(&(label.clone(), addr));
+        } else {
+            self.admin.insert((label.clone(), addr), admin);
+        }
+        let t = self.director.set_admin(&self.cfg, vi, ri, admin, now_ms());
+        self.queue(t);
+        Ok((label, names::rs_name(addr.ip(), addr.port())))
+    }
+
+    fn rs_key(&self, vi: usize, ri: usize) -> Option<(String, SocketAddr)> {
+        let vs = self.cfg.virtual_servers.get(vi)?;
+        let rs = vs.real_servers.get(ri)?;
+        Some((vs_label(vs), SocketAddr::new(rs.addr, rs.port.value)))
+    }
+
+    /// Re-applies the operator's admin states after a reload (a real
+    /// server removed and added back keeps it).
+    fn reapply_admin(&mut self) {
+        let now = now_ms();
+        for vi in 0..self.cfg.virtual_servers.len() {
+            let count = self.cfg.virtual_servers[vi].real_servers.len();
+            for ri in 0..count {
+                let Some(key) = self.rs_key(vi, ri) else {
+                    continue;
+                };
+                let want = self.admin.get(&key).copied().unwrap_or_default();
+                let has = self
+                    .director
+                    .virtual_servers
+                    .get(vi)
+                    .and_then(|v| v.real_servers.get(ri))
+                    .map(|r| r.admin);
+                if has != Some(want) {
+                    let t = self.director.set_admin(&self.cfg, vi, ri, want, now);
+                    self.queue(t);
+                }
+            }
+        }
     }
 
     fn register_checks(&mut self) {
@@ -118,6 +287,12 @@ impl<B: IpvsBackend> Runtime<B> {
 
     /// Applies one engine event to the director; true when state changed.
     pub fn on_event(&mut self, ev: EngineEvent) -> bool {
+        if let EngineEvent::Attempt {
+            id, pass, latency, ..
+        } = &ev
+        {
+            self.record_attempt(*id, *pass, *latency);
+        }
         let (eid, up, delta, reason) = match ev {
             EngineEvent::Transition {
                 id,
@@ -151,10 +326,35 @@ impl<B: IpvsBackend> Runtime<B> {
             reason,
             now_ms(),
         );
+        self.queue(transitions);
+        up.is_some() || delta.is_some()
+    }
+
+    /// Logs transitions and queues them for watchers and notifiers.
+    fn queue(&mut self, transitions: Vec<Transition>) {
         for t in &transitions {
             self.log.push(self.describe(t));
         }
-        up.is_some() || delta.is_some()
+        self.transitions.extend(transitions);
+    }
+
+    fn record_attempt(&mut self, eid: u64, pass: bool, latency: Duration) {
+        let Some(&cid) = self.ids.get(&eid) else {
+            return;
+        };
+        let Some((label, addr)) = self.rs_key(cid.vs, cid.rs) else {
+            return;
+        };
+        let st = self
+            .check_stats
+            .entry((label, names::rs_name(addr.ip(), addr.port())))
+            .or_default();
+        if pass {
+            st.pass += 1;
+        } else {
+            st.fail += 1;
+        }
+        st.latency_sum += latency.as_secs_f64();
     }
 
     fn describe(&self, t: &Transition) -> String {
@@ -181,9 +381,18 @@ impl<B: IpvsBackend> Runtime<B> {
         }
     }
 
-    /// The table the director wants now.
+    /// The table the director wants now (with drained destinations of
+    /// removed real servers at weight 0).
     pub fn desired(&self) -> Table {
-        self.director.desired(&self.cfg)
+        let mut t = self.director.desired(&self.cfg);
+        for d in &self.draining {
+            if let Some(e) = t.services.iter_mut().find(|e| e.service.key == d.service) {
+                if !e.destinations.iter().any(|x| x.key() == d.dest.key()) {
+                    e.destinations.push(d.dest.clone());
+                }
+            }
+        }
+        t
     }
 
     /// Brings the kernel to the desired table (also repairs drift).
@@ -229,6 +438,13 @@ impl<B: IpvsBackend> Runtime<B> {
     /// over, unchanged checks keep running on their schedule, the table
     /// changes only where the configuration did.
     pub fn reload(&mut self, new_cfg: Config) -> ReconcileReport {
+        let old_desired = self.desired();
+        if let Some(t) = kernel_timeouts(&new_cfg.global.lvs_timeouts) {
+            if let Err(e) = self.backend.set_timeouts(&t) {
+                self.log.push(format!("lvs_timeouts: {e}"));
+            }
+        }
+        self.reloads.count += 1;
         self.director = migrate::reload(&self.cfg, &self.director, &new_cfg, now_ms());
         let old_ids: Vec<u64> = self.ids.keys().copied().collect();
         self.cfg = new_cfg;
@@ -241,7 +457,124 @@ impl<B: IpvsBackend> Runtime<B> {
             previous.remove(&id);
             self.engine.remove(id);
         }
+        self.reapply_admin();
+        self.start_drains(&old_desired);
+        let current: HashSet<RsLabel> = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .flat_map(|v| {
+                let label = vs_label(v);
+                v.real_servers
+                    .iter()
+                    .map(move |r| (label.clone(), names::rs_name(r.addr, r.port.value)))
+            })
+            .collect();
+        self.check_stats.retain(|k, _| current.contains(k));
         self.reconcile()
+    }
+
+    /// A reload was refused (the new configuration has errors).
+    pub fn refuse_reload(&mut self) {
+        self.reloads.failures += 1;
+    }
+
+    /// With `--drain-removed`: destinations the old configuration had and
+    /// the new one dropped, on services that remain, stay at weight 0 for
+    /// the grace period.
+    fn start_drains(&mut self, old: &Table) {
+        let Some(grace) = self.drain_grace else {
+            return;
+        };
+        let new = self.director.desired(&self.cfg);
+        let until = Instant::now() + grace;
+        for entry in &old.services {
+            let Some(now_entry) = new.find(&entry.service.key) else {
+                continue;
+            };
+            for d in &entry.destinations {
+                if now_entry.destinations.iter().any(|x| x.key() == d.key())
+                    || self
+                        .draining
+                        .iter()
+                        .any(|x| x.service == entry.service.key && x.dest.key() == d.key())
+                {
+                    continue;
+                }
+                let mut dest = d.clone();
+                dest.weight = 0;
+                self.log.push(format!(
+                    "draining removed real server {} of {} for {} s",
+                    names::rs_name(d.addr, d.port),
+                    entry.service.key,
+                    grace.as_secs()
+                ));
+                self.draining.push(Draining {
+                    service: entry.service.key,
+                    dest,
+                    until,
+                });
+            }
+        }
+    }
+
+    /// Start-up notifications, as keepalived sends them: a virtual server
+    /// that starts without quorum reports it (e.g. `alpha` plus a sorry
+    /// server); with `rs_init_notifies`, every real server reports its
+    /// initial state too. Queued in `transitions`.
+    pub fn startup_transitions(&mut self) {
+        let mut out = Vec::new();
+        let init = self.cfg.global.rs_init_notifies;
+        for (vi, st) in self.director.virtual_servers.iter().enumerate() {
+            if init {
+                for (ri, r) in st.real_servers.iter().enumerate() {
+                    out.push(if r.alive() {
+                        Transition::RealServerUp { vs: vi, rs: ri }
+                    } else {
+                        Transition::RealServerDown {
+                            vs: vi,
+                            rs: ri,
+                            reason: None,
+                        }
+                    });
+                }
+            }
+            if !st.quorum_up {
+                out.push(Transition::QuorumDown { vs: vi });
+            }
+        }
+        self.queue(out);
+    }
+
+    /// keepalived's `omega`: at shutdown, the virtual servers that set it
+    /// report their alive real servers down and, if it held, quorum lost
+    /// (queued in `transitions` for the notifier).
+    pub fn omega_transitions(&mut self) {
+        let mut out = Vec::new();
+        for (vi, (vs, st)) in self
+            .cfg
+            .virtual_servers
+            .iter()
+            .zip(&self.director.virtual_servers)
+            .enumerate()
+        {
+            if !vs.omega {
+                continue;
+            }
+            for (ri, r) in st.real_servers.iter().enumerate() {
+                if r.alive() {
+                    out.push(Transition::RealServerDown {
+                        vs: vi,
+                        rs: ri,
+                        reason: Some("lvsd is stopping".into()),
+                    });
+                }
+            }
+            if st.quorum_up {
+                out.push(Transition::QuorumDown { vs: vi });
+            }
+        }
+        self.queue(out);
     }
 
     /// Stops: removes what lvsd owns unless `keep` (keepalived's -I).
@@ -249,15 +582,60 @@ impl<B: IpvsBackend> Runtime<B> {
         let report = if keep {
             ReconcileReport::default()
         } else {
-            let kernel = self.backend.dump().unwrap_or_default();
-            reconcile_with(
-                &mut self.backend,
-                &Table::default(),
-                &kernel,
-                &mut self.owned,
-            )
+            match self.cfg.global.lvs_flush_on_stop {
+                Some(FlushOnStop::All) => self.flush_on_stop(),
+                Some(FlushOnStop::VirtualServers) => self.delete_services_on_stop(),
+                None => {
+                    let kernel = self.backend.dump().unwrap_or_default();
+                    reconcile_with(
+                        &mut self.backend,
+                        &Table::default(),
+                        &kernel,
+                        &mut self.owned,
+                    )
+                }
+            }
         };
         self.save_owned();
+        report
+    }
+
+    /// `lvs_flush_on_stop`: the whole table goes, lvsd's or not.
+    fn flush_on_stop(&mut self) -> ReconcileReport {
+        let mut report = ReconcileReport::default();
+        match self.backend.flush() {
+            Ok(()) => {
+                self.owned.clear();
+                report.applied = 1;
+                report.succeeded = 1;
+            }
+            Err(e) => self.log.push(format!("lvs_flush_on_stop: {e}")),
+        }
+        report
+    }
+
+    /// `lvs_flush_on_stop VS`: each configured service is deleted (with its
+    /// destinations) in one operation, without deleting real servers first.
+    fn delete_services_on_stop(&mut self) -> ReconcileReport {
+        let mut report = ReconcileReport::default();
+        let kernel = self.backend.dump().unwrap_or_default();
+        let ops: Vec<Operation> = self
+            .desired()
+            .services
+            .iter()
+            .filter(|e| kernel.find(&e.service.key).is_some())
+            .map(|e| Operation::DelService(e.service.key))
+            .collect();
+        for (op, r) in ops.iter().zip(self.backend.apply(&ops)) {
+            match r {
+                Ok(()) => {
+                    report.applied += 1;
+                    report.succeeded += 1;
+                    self.owned.remove(&op.service_key());
+                }
+                Err(e) => self.log.push(format!("{op}: {e}")),
+            }
+        }
         report
     }
 

@@ -3,6 +3,7 @@
 
 pub mod checks;
 pub mod migrate;
+pub mod names;
 pub mod services;
 pub mod startup;
 pub mod state;

@@ -29,7 +29,7 @@ use super::services;
 use super::startup::{destination, forward_method};
 
 /// An operator's override of a real server's state.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum AdminState {
     /// Follow the checks.

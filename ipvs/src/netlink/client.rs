@@ -396,12 +396,28 @@ pub fn op_message(op: &Operation) -> IpvsMessage {
     }
 }
 
+fn op_error(e: IpvsError) -> OpError {
+    OpError {
+        errno: e.errno(),
+        message: e.to_string(),
+    }
+}
+
 impl<T: Transport> IpvsBackend for IpvsClient<T> {
     fn dump(&mut self) -> Result<Table, OpError> {
-        self.table().map_err(|e| OpError {
-            errno: e.errno(),
-            message: e.to_string(),
-        })
+        self.table().map_err(op_error)
+    }
+
+    fn listing(&mut self) -> Result<Listing, OpError> {
+        IpvsClient::listing(self).map_err(op_error)
+    }
+
+    fn flush(&mut self) -> Result<(), OpError> {
+        IpvsClient::flush(self).map_err(op_error)
+    }
+
+    fn set_timeouts(&mut self, t: &Timeouts) -> Result<(), OpError> {
+        IpvsClient::set_timeouts(self, t).map_err(op_error)
     }
 
     fn apply(&mut self, ops: &[Operation]) -> Vec<Result<(), OpError>> {
