@@ -201,10 +201,34 @@ async fn udp() {
 
 #[tokio::test]
 async fn ping_loopback() {
+    // Passes whatever net.ipv4.ping_group_range says: the datagram socket,
+    // or (as root) the raw fallback.
     let c = PingCheck::new(PingSpec {
         conn: conn("127.0.0.1:0".parse().unwrap(), 2.0),
     });
     assert_eq!(c.attempt().await.verdict, Verdict::Pass);
+    let c6 = PingCheck::new(PingSpec {
+        conn: conn("[::1]:0".parse().unwrap(), 2.0),
+    });
+    assert_eq!(c6.attempt().await.verdict, Verdict::Pass);
+}
+
+#[tokio::test]
+async fn ping_loopback_raw_fallback() {
+    // With the datagram socket refused to every group, root still pings.
+    // SAFETY: plain getter.
+    if unsafe { libc::geteuid() } != 0 {
+        eprintln!("ping_loopback_raw_fallback: needs root, skipped");
+        return;
+    }
+    let saved = std::fs::read_to_string(lvsd_checkers::ping::PING_GROUP_RANGE).unwrap();
+    std::fs::write(lvsd_checkers::ping::PING_GROUP_RANGE, "1 0\n").unwrap();
+    let c = PingCheck::new(PingSpec {
+        conn: conn("127.0.0.1:0".parse().unwrap(), 2.0),
+    });
+    let v = c.attempt().await.verdict;
+    std::fs::write(lvsd_checkers::ping::PING_GROUP_RANGE, saved).unwrap();
+    assert_eq!(v, Verdict::Pass);
 }
 
 #[tokio::test]

@@ -2,10 +2,12 @@
 //! (`SOCK_DGRAM`, `IPPROTO_ICMP[V6]`), reply matched by id and sequence,
 //! within connect_timeout.
 //!
-//! If the kernel refuses the socket because the process's group is outside
-//! `net.ipv4.ping_group_range`, the failure says so; lvsd never rewrites
-//! the sysctl on its own (keepalived does). `widen_ping_group_range` is an
-//! explicit helper for the daemon to call if configured to.
+//! If the kernel refuses the datagram socket because the process's group is
+//! outside `net.ipv4.ping_group_range`, a raw ICMP socket is used instead
+//! when the process may (CAP_NET_RAW, as the daemon normally runs); only
+//! when both are refused does the failure name the sysctl. lvsd never
+//! rewrites the sysctl on its own (keepalived does); `widen_ping_group_range`
+//! is an explicit helper for a daemon configured to.
 
 pub mod packet;
 
@@ -48,23 +50,33 @@ impl PingCheck {
         } else {
             Protocol::ICMPV4
         };
-        let s = socket_with_opts(&self.spec.conn, Type::DGRAM, proto).map_err(|e| {
-            if matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM)) {
-                format!(
-                    "cannot create an ICMP datagram socket ({e}): this process's group is \
-                     outside net.ipv4.ping_group_range ({PING_GROUP_RANGE})"
-                )
-            } else {
-                format!("ICMP socket: {}", io_error(&e))
-            }
-        })?;
+        let refused =
+            |e: &io::Error| matches!(e.raw_os_error(), Some(libc::EACCES) | Some(libc::EPERM));
+        let (s, raw) = match socket_with_opts(&self.spec.conn, Type::DGRAM, proto) {
+            Ok(s) => (s, false),
+            Err(e) if refused(&e) => match socket_with_opts(&self.spec.conn, Type::RAW, proto) {
+                Ok(s) => (s, true),
+                Err(_) => {
+                    return Err(format!(
+                        "cannot create an ICMP datagram socket ({e}): this process's group is \
+                         outside net.ipv4.ping_group_range ({PING_GROUP_RANGE}) and it may not \
+                         open raw sockets"
+                    ))
+                }
+            },
+            Err(e) => return Err(format!("ICMP socket: {}", io_error(&e))),
+        };
         let mut dst = self.spec.conn.target;
         dst.set_port(0);
         s.connect(&dst.into()).map_err(|e| io_error(&e))?;
-        let id = match s.local_addr().ok().and_then(|a| a.as_socket()) {
-            Some(SocketAddr::V4(a)) => a.port(),
-            Some(SocketAddr::V6(a)) => a.port(),
-            None => 0,
+        let id = if raw {
+            rand::random::<u16>()
+        } else {
+            match s.local_addr().ok().and_then(|a| a.as_socket()) {
+                Some(SocketAddr::V4(a)) => a.port(),
+                Some(SocketAddr::V6(a)) => a.port(),
+                None => 0,
+            }
         };
         let std: std::net::UdpSocket = s.into();
         let sock = tokio::net::UdpSocket::from_std(std).map_err(|e| io_error(&e))?;
@@ -75,7 +87,14 @@ impl PingCheck {
         let mut buf = [0u8; 1500];
         loop {
             let n = sock.recv(&mut buf).await.map_err(|e| io_error(&e))?;
-            if let Some(r) = parse_echo_reply(v6, &buf[..n]) {
+            // Raw IPv4 sockets deliver the IP header too.
+            let body = if raw && !v6 && n >= 20 {
+                let ihl = usize::from(buf[0] & 0x0f) * 4;
+                &buf[ihl.min(n)..n]
+            } else {
+                &buf[..n]
+            };
+            if let Some(r) = parse_echo_reply(v6, body) {
                 // the kernel rewrites the id to the socket's port; accept it
                 // or an id of 0 (before bind) as ours.
                 if r.seq == seq && (r.id == id || id == 0) && r.payload == token.to_be_bytes() {
