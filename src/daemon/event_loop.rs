@@ -143,7 +143,10 @@ impl<B: IpvsBackend> Core<B> {
                 }
             }
             Command::Metrics { reply } => {
-                let text = crate::metrics::collect::render(&mut self.runtime);
+                let text = crate::metrics::collect::render_with_vrrp(
+                    &mut self.runtime,
+                    self.vrrp.as_ref(),
+                );
                 let _ = reply.send(text);
             }
         }

@@ -9,7 +9,9 @@
 //!   may be `group:NAME`);
 //! - check attempts (`lvsd_check_results_total{result}`) and their latency
 //!   (`lvsd_check_duration_seconds` sum and count);
-//! - reconcile runs/operations/failures and reloads done/refused.
+//! - reconcile runs/operations/failures and reloads done/refused;
+//! - per VRRP instance: state, priorities, transitions, adverts sent and
+//!   received, send errors and dropped adverts by reason.
 
 use std::collections::HashMap;
 
@@ -156,6 +158,92 @@ fn counter(name: &'static str, help: &'static str, v: u64) -> Family {
 }
 
 /// The whole exposition text for one scrape.
+/// The VRRP families from the engine's status.
+pub fn vrrp_families(list: &[crate::vrrp::engine::InstanceStatus]) -> Vec<Family> {
+    use crate::vrrp::fsm::State;
+    let mut state = Family::new(
+        "lvsd_vrrp_state",
+        Kind::Gauge,
+        "1 for the VRRP instance's current state (label state).",
+    );
+    let mut prio = Family::new(
+        "lvsd_vrrp_priority",
+        Kind::Gauge,
+        "Configured (kind=configured) and effective (kind=effective) priority.",
+    );
+    let mut transitions = Family::new(
+        "lvsd_vrrp_transitions_total",
+        Kind::Counter,
+        "State transitions of the VRRP instance.",
+    );
+    let mut sent = Family::new(
+        "lvsd_vrrp_adverts_sent_total",
+        Kind::Counter,
+        "Advertisements sent.",
+    );
+    let mut received = Family::new(
+        "lvsd_vrrp_adverts_received_total",
+        Kind::Counter,
+        "Valid advertisements received.",
+    );
+    let mut errors = Family::new(
+        "lvsd_vrrp_send_errors_total",
+        Kind::Counter,
+        "Advertisements that could not be sent.",
+    );
+    let mut drops = Family::new(
+        "lvsd_vrrp_adverts_dropped_total",
+        Kind::Counter,
+        "Received advertisements dropped, by reason (ttl, checksum, auth, ...).",
+    );
+    for i in list {
+        let l = || vec![("instance", i.name.clone()), ("vrid", i.vrid.to_string())];
+        for st in [
+            State::Initialize,
+            State::Backup,
+            State::Master,
+            State::Fault,
+            State::Leaving,
+            State::Stopped,
+        ] {
+            let mut sl = l();
+            sl.push(("state", st.name().to_string()));
+            state.add(sl, if i.state == st { 1.0 } else { 0.0 });
+        }
+        let mut c = l();
+        c.push(("kind", "configured".to_string()));
+        prio.add(c, f64::from(i.priority));
+        let mut e = l();
+        e.push(("kind", "effective".to_string()));
+        prio.add(e, f64::from(i.effective_priority));
+        transitions.add(l(), i.transitions as f64);
+        sent.add(l(), i.adverts_sent as f64);
+        received.add(l(), i.adverts_received as f64);
+        errors.add(l(), i.send_errors as f64);
+        let mut reasons: Vec<_> = i.drops.iter().collect();
+        reasons.sort();
+        for (reason, n) in reasons {
+            let mut dl = l();
+            dl.push(("reason", reason.clone()));
+            drops.add(dl, *n as f64);
+        }
+    }
+    vec![state, prio, transitions, sent, received, errors, drops]
+}
+
+/// The whole exposition: the director's families plus VRRP's, if any.
+pub fn render_with_vrrp<B: IpvsBackend>(
+    rt: &mut Runtime<B>,
+    vrrp: Option<&crate::vrrp::engine::SharedStatus>,
+) -> String {
+    let mut text = render(rt);
+    if let Some(v) = vrrp {
+        let list = v.lock().map(|l| l.clone()).unwrap_or_default();
+        text.push_str(&render_text(&vrrp_families(&list)));
+    }
+    text
+}
+
 pub fn render<B: IpvsBackend>(rt: &mut Runtime<B>) -> String {
     let mut out = Vec::new();
     let listing = rt.backend().listing();
@@ -322,4 +410,44 @@ pub fn render<B: IpvsBackend>(rt: &mut Runtime<B>) -> String {
         rt.reloads.failures,
     ));
     render_text(&out)
+}
+
+#[cfg(test)]
+mod vrrp_tests {
+    use super::*;
+    use crate::vrrp::engine::InstanceStatus;
+    use crate::vrrp::fsm::State;
+
+    #[test]
+    fn vrrp_instance_metrics() {
+        let st = InstanceStatus {
+            name: "VI_1".into(),
+            interface: "eth0".into(),
+            vrid: 51,
+            state: State::Master,
+            priority: 150,
+            effective_priority: 90,
+            why: vec![],
+            fault: None,
+            master: None,
+            last_transition_unix_ms: None,
+            last_cause: None,
+            transitions: 3,
+            adverts_sent: 40,
+            adverts_received: 2,
+            send_errors: 1,
+            drops: [("ttl".to_string(), 5u64)].into_iter().collect(),
+        };
+        let text = render_text(&vrrp_families(&[st]));
+        for line in [
+            "lvsd_vrrp_state{instance=\"VI_1\",vrid=\"51\",state=\"MASTER\"} 1",
+            "lvsd_vrrp_state{instance=\"VI_1\",vrid=\"51\",state=\"BACKUP\"} 0",
+            "lvsd_vrrp_priority{instance=\"VI_1\",vrid=\"51\",kind=\"effective\"} 90",
+            "lvsd_vrrp_transitions_total{instance=\"VI_1\",vrid=\"51\"} 3",
+            "lvsd_vrrp_adverts_dropped_total{instance=\"VI_1\",vrid=\"51\",reason=\"ttl\"} 5",
+            "# TYPE lvsd_vrrp_send_errors_total counter",
+        ] {
+            assert!(text.contains(line), "missing {line}\n{text}");
+        }
+    }
 }
