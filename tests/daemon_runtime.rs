@@ -122,3 +122,42 @@ async fn checks_drive_the_table_reload_and_shutdown() {
     assert!(rt.backend().table().services.is_empty());
     drop(b);
 }
+
+/// `ha_suspend`: while the virtual server's address is not on this host,
+/// its checks are not attempted (a dead real server stays in the table);
+/// once the address arrives they run and the dead server is removed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ha_suspend_follows_the_address() {
+    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead); // nothing listens: every attempt fails at once
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n ha_suspend\n lb_kind DR\n delay_loop 1\n\
+         real_server 127.0.0.1 80 {{\n  TCP_CHECK {{\n   connect_port {port}\n   connect_timeout 1\n   retry 0\n  }}\n }}\n}}\n"
+    );
+    let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+    assert!(!l.has_errors(), "{}", l.render_diagnostics());
+    let (tx, mut rx) = unbounded_channel();
+    // First attempt at half the delay_loop: after the suspension below.
+    let engine = Engine::new(tx, Box::new(|| 0.5));
+    let mut rt = Runtime::start(l.config, MemoryIpvs::default(), None, engine).unwrap();
+    assert!(rt.uses_ha_suspend());
+    // The VIP is elsewhere: suspended before the first attempt.
+    assert_eq!(rt.apply_ha_suspend(&|_| false), 1);
+    let quiet = tokio::time::timeout(Duration::from_millis(2500), async {
+        loop {
+            if let Some(ev) = rx.recv().await {
+                if rt.on_event(ev) {
+                    return;
+                }
+            }
+        }
+    })
+    .await;
+    assert!(quiet.is_err(), "a suspended check changed state");
+    assert_eq!(dests(&mut rt), "127.0.0.1:80=1");
+    // The VIP arrives: checks resume and the dead server goes.
+    assert_eq!(rt.apply_ha_suspend(&|_| true), 1);
+    assert_eq!(rt.apply_ha_suspend(&|_| true), 0);
+    pump(&mut rt, &mut rx, |d| d.is_empty(), Duration::from_secs(5)).await;
+}

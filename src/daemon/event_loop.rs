@@ -178,6 +178,10 @@ impl<B: IpvsBackend> Core<B> {
         drift.tick().await;
         tokio::pin!(stop);
         let mut notify_log = inputs.notify_log.take();
+        // ha_suspend follows the addresses on this host (VRRP moving the
+        // VIP, or an operator): checked every second when configured.
+        let mut ha = tokio::time::interval(Duration::from_secs(1));
+        ha.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             let deadline = self.runtime.next_drain_deadline();
             let drain_due = async move {
@@ -220,6 +224,9 @@ impl<B: IpvsBackend> Core<B> {
                     }
                 }
                 Some(line) = notify_line => log(&line),
+                _ = ha.tick(), if self.runtime.uses_ha_suspend() => {
+                    self.runtime.apply_ha_suspend(&crate::vrrp::net::iface::is_local);
+                }
                 _ = &mut stop => break,
             }
             for l in self.runtime.log.drain(..) {

@@ -85,6 +85,8 @@ pub struct Runtime<B: IpvsBackend> {
     admin: HashMap<(String, SocketAddr), AdminState>,
     drain_grace: Option<Duration>,
     draining: Vec<Draining>,
+    /// Virtual servers whose checks `ha_suspend` holds (address not local).
+    ha_suspended: HashSet<usize>,
 }
 
 /// `lvs_timeouts` as the kernel takes them (0 = leave unchanged); `None`
@@ -170,6 +172,7 @@ impl<B: IpvsBackend> Runtime<B> {
             admin: HashMap::new(),
             drain_grace: None,
             draining: Vec::new(),
+            ha_suspended: HashSet::new(),
         };
         rt.reconcile_with(Some(kernel));
         rt.register_checks();
@@ -283,6 +286,51 @@ impl<B: IpvsBackend> Runtime<B> {
                 }
             }
         }
+    }
+
+    /// Whether some virtual server asks for `ha_suspend`.
+    pub fn uses_ha_suspend(&self) -> bool {
+        self.cfg.virtual_servers.iter().any(|v| v.ha_suspend)
+    }
+
+    /// `ha_suspend`: the checks of a virtual server whose address is not on
+    /// this host (the VIP is with the other director) are suspended, and
+    /// resume when the address arrives. Re-applied after reloads (new
+    /// checks start unsuspended). Returns how many servers changed.
+    pub fn apply_ha_suspend(&mut self, is_local: &dyn Fn(std::net::IpAddr) -> bool) -> usize {
+        let mut changed = 0;
+        let mut now_suspended = HashSet::new();
+        for (vi, vs) in self.cfg.virtual_servers.iter().enumerate() {
+            if !vs.ha_suspend {
+                continue;
+            }
+            let crate::config::model::VsTarget::Addr { addr, .. } = vs.target else {
+                continue;
+            };
+            if !is_local(addr) {
+                now_suspended.insert(vi);
+            }
+        }
+        for (eid, id) in &self.ids {
+            if self.cfg.virtual_servers[id.vs].ha_suspend {
+                self.engine.suspend(*eid, now_suspended.contains(&id.vs));
+            }
+        }
+        for vi in now_suspended.symmetric_difference(&self.ha_suspended) {
+            changed += 1;
+            let vs = &self.cfg.virtual_servers[*vi];
+            self.log.push(format!(
+                "ha_suspend: checks of {} {}",
+                vs_label(vs),
+                if now_suspended.contains(vi) {
+                    "suspended (address not on this host)"
+                } else {
+                    "resumed (address on this host)"
+                }
+            ));
+        }
+        self.ha_suspended = now_suspended;
+        changed
     }
 
     /// Applies one engine event to the director; true when state changed.
