@@ -381,3 +381,54 @@ fn ipv6_vrrpv3_failover() {
     assert!(a.wait_exit(Duration::from_secs(5)));
     assert!(only(1));
 }
+
+#[test]
+fn sync_group_members_move_together() {
+    let lan = Lan::new(2);
+    let dir = TempDir::new("vrrp-sync");
+    let vip2 = Ipv4Addr::new(10, 77, lan.net, 101);
+    let flag = dir.write("ok", "1");
+    let group = |prio: u8, track: bool| {
+        let track = if track {
+            format!(
+                "vrrp_script chk {{\n  script \"/usr/bin/test -e {}\"\n  interval 0.2\n}}\n",
+                flag.display()
+            )
+        } else {
+            String::new()
+        };
+        let tref = if track.is_empty() {
+            ""
+        } else {
+            "  track_script {\n    chk\n  }\n"
+        };
+        format!(
+            "{track}vrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n\
+             vrrp_instance VI_1 {{\n  interface eth0\n  virtual_router_id 51\n  priority {prio}\n  version 3\n  advert_int 0.2\n  virtual_ipaddress {{\n    {}/24\n  }}\n}}\n\
+             vrrp_instance VI_2 {{\n  interface eth0\n  virtual_router_id 52\n  priority {prio}\n  version 3\n  advert_int 0.2\n{tref}  virtual_ipaddress {{\n    {vip2}/24\n  }}\n}}\n",
+            lan.vip()
+        )
+    };
+    let a = start(&lan, &dir, 0, &group(150, true));
+    let b = start(&lan, &dir, 1, &group(100, false));
+    let both = |i: usize| {
+        lan.has_addr(i, lan.vip())
+            && lan.has_addr(i, vip2)
+            && !lan.has_addr(1 - i, lan.vip())
+            && !lan.has_addr(1 - i, vip2)
+    };
+    wait_until(Duration::from_secs(4), || both(0))
+        .unwrap_or_else(|| panic!("A not master of both\n{}\n{}", a.output(), b.output()));
+    // VI_2's script fails on A: VI_2 goes to FAULT and pulls VI_1 along;
+    // B takes both addresses.
+    std::fs::remove_file(&flag).expect("rm");
+    wait_until(Duration::from_secs(4), || both(1))
+        .unwrap_or_else(|| panic!("B did not take both\n{}\n{}", a.output(), b.output()));
+    let out = a.output();
+    assert!(out.contains("VRRP VI_1: MASTER -> FAULT"), "{out}");
+    assert!(out.contains("sync group G"), "{out}");
+    // Recovery: A preempts with both.
+    std::fs::write(&flag, "1").expect("restore");
+    wait_until(Duration::from_secs(4), || both(0))
+        .unwrap_or_else(|| panic!("A did not return\n{}\n{}", a.output(), b.output()));
+}
