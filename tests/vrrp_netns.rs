@@ -432,3 +432,44 @@ fn sync_group_members_move_together() {
     wait_until(Duration::from_secs(4), || both(0))
         .unwrap_or_else(|| panic!("A did not return\n{}\n{}", a.output(), b.output()));
 }
+
+#[test]
+fn virtual_routes_follow_the_master() {
+    let lan = Lan::new(1);
+    let dir = TempDir::new("vrrp-routes");
+    let body = format!(
+        "  virtual_routes {{\n    192.168.77.0/24 via 10.77.{}.254\n    blackhole 10.99.0.0/16\n  }}",
+        lan.net
+    );
+    let mut a = start(
+        &lan,
+        &dir,
+        0,
+        &conf(
+            &lan,
+            100,
+            "version 3\n  advert_int 0.1",
+            Node { body: &body },
+        ),
+    );
+    let routes = || {
+        let o = std::process::Command::new("ip")
+            .args(["-n", &lan.ns(0), "route", "show"])
+            .output()
+            .expect("ip route");
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    wait_until(Duration::from_secs(3), || holds_only(&lan, 0)).expect("master");
+    wait_until(Duration::from_secs(1), || {
+        let r = routes();
+        r.contains("192.168.77.0/24 via") && r.contains("blackhole 10.99.0.0/16")
+    })
+    .unwrap_or_else(|| panic!("routes missing: {}\n{}", routes(), a.output()));
+    a.signal(libc::SIGTERM);
+    assert!(a.wait_exit(Duration::from_secs(5)));
+    let r = routes();
+    assert!(
+        !r.contains("192.168.77.0") && !r.contains("10.99.0.0"),
+        "{r}"
+    );
+}

@@ -577,6 +577,11 @@ impl Engine {
                 self.log(format!("VRRP {}: {e}", self.insts[i].plan.name));
             }
         }
+        for (r, ifindex) in self.insts[i].plan.routes.clone() {
+            if let Err(e) = super::net::routes::add(self.addrs.handle(), &r, ifindex).await {
+                self.log(format!("VRRP {}: {e}", self.insts[i].plan.name));
+            }
+        }
         self.announce(i);
         let now = Instant::now();
         let (delay, refresh) = (
@@ -590,6 +595,11 @@ impl Engine {
     async fn release_vips(&mut self, i: usize) {
         self.insts[i].garp_second = None;
         self.insts[i].garp_refresh = None;
+        for (r, ifindex) in self.insts[i].plan.routes.clone() {
+            if let Err(e) = super::net::routes::remove(self.addrs.handle(), &r, ifindex).await {
+                self.log(format!("VRRP {}: {e}", self.insts[i].plan.name));
+            }
+        }
         let vips = self.insts[i].plan.vips.clone();
         for v in &vips {
             if let Err(e) = self.addrs.remove(v).await {

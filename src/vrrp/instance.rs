@@ -12,6 +12,7 @@ use crate::config::model::{Config, VrrpAuth, VrrpInstance, VrrpState};
 use super::fsm::FsmConfig;
 use super::net::addrs::Vip;
 use super::net::iface;
+use super::net::routes::{self, RouteSpec};
 use super::packet::{Auth, Version, MCAST_V4, MCAST_V6};
 
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ pub struct InstancePlan {
     pub advert_addrs: Vec<IpAddr>,
     /// All addresses to place as Master (carried and excluded).
     pub vips: Vec<Vip>,
+    /// `virtual_routes`, with their output interface.
+    pub routes: Vec<(RouteSpec, Option<u32>)>,
     /// Where adverts are sent: the group, or each unicast peer.
     pub destinations: Vec<IpAddr>,
     pub unicast: bool,
@@ -56,6 +59,8 @@ pub enum PlanError {
     NoMac(String, String),
     #[error("vrrp_instance {0}: VIP interface {1} does not exist")]
     MissingVipInterface(String, String),
+    #[error("vrrp_instance {0}: {1}")]
+    Route(String, String),
 }
 
 fn vip_of(
@@ -141,6 +146,22 @@ pub fn plan(cfg: &Config, inst: &VrrpInstance, now: Instant) -> Result<InstanceP
     {
         vips.push(vip_of(inst, a, &ifname, info.index)?);
     }
+    let mut vroutes = Vec::new();
+    for line in &inst.virtual_routes {
+        let r =
+            routes::parse(line).map_err(|e| PlanError::Route(inst.name.clone(), e.to_string()))?;
+        let ifindex = match &r.dev {
+            Some(d) => Some(iface::index_of(d).ok_or_else(|| {
+                PlanError::Route(
+                    inst.name.clone(),
+                    format!("`{line}`: interface {d} does not exist"),
+                )
+            })?),
+            None if r.via.is_none() && r.kind.is_none() => Some(info.index),
+            None => None,
+        };
+        vroutes.push((r, ifindex));
+    }
     let state_master = inst.state == Some(VrrpState::Master);
     // keepalived: `state MASTER` clears nopreempt and preempt_delay.
     let preempt = !inst.nopreempt || state_master;
@@ -188,6 +209,7 @@ pub fn plan(cfg: &Config, inst: &VrrpInstance, now: Instant) -> Result<InstanceP
         auth,
         advert_addrs,
         vips,
+        routes: vroutes,
         destinations,
         unicast,
         ttl: if unicast {

@@ -105,6 +105,11 @@ impl AddressManager {
         Ok(AddressManager { handle })
     }
 
+    /// The rtnetlink handle (routes use it too).
+    pub fn handle(&self) -> &Handle {
+        &self.handle
+    }
+
     /// Adds `v`; already present is fine.
     pub async fn add(&self, v: &Vip) -> Result<(), AddrError> {
         let mut req = self.handle.address().add(v.ifindex, v.addr, v.prefix);

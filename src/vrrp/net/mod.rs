@@ -4,4 +4,5 @@
 pub mod addrs;
 pub mod announce;
 pub mod iface;
+pub mod routes;
 pub mod socket;
