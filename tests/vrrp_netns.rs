@@ -473,3 +473,45 @@ fn virtual_routes_follow_the_master() {
         "{r}"
     );
 }
+
+#[test]
+fn use_vmac_answers_with_the_virtual_mac_on_both_nodes() {
+    let lan = Lan::new(3);
+    let dir = TempDir::new("vrrp-vmac");
+    let opts = "version 3\n  advert_int 0.2";
+    let body = "  use_vmac";
+    let mut a = start(&lan, &dir, 0, &conf(&lan, 150, opts, Node { body }));
+    let b = start(&lan, &dir, 1, &conf(&lan, 100, opts, Node { body }));
+    let vmac = "00:00:5e:00:01:33";
+    let on_vmac = |i: usize| {
+        std::process::Command::new("ip")
+            .args(["-n", &lan.ns(i), "-br", "addr", "show", "dev", "vrrp.51"])
+            .output()
+            .map(|o| String::from_utf8_lossy(&o.stdout).contains(&format!(" {}/", lan.vip())))
+            .unwrap_or(false)
+    };
+    wait_until(Duration::from_secs(4), || on_vmac(0))
+        .unwrap_or_else(|| panic!("A has no VIP on vrrp.51\n{}\n{}", a.output(), b.output()));
+    // Host 2 resolves the VIP: the answer is the virtual MAC.
+    let resolve = || {
+        let _ = std::process::Command::new("ip")
+            .args(["netns", "exec", &lan.ns(2), "bash", "-c"])
+            .arg(format!("echo x > /dev/udp/{}/9", lan.vip()))
+            .status();
+        lan.neigh(2, lan.vip())
+    };
+    let mac = wait_until(Duration::from_secs(2), || resolve().is_some()).map(|_| resolve());
+    assert_eq!(mac.flatten().as_deref(), Some(vmac), "{}", a.output());
+    // Failover: B holds the VIP on its own vrrp.51 with the same MAC.
+    a.signal(libc::SIGTERM);
+    wait_until(Duration::from_secs(3), || on_vmac(1) && !on_vmac(0))
+        .unwrap_or_else(|| panic!("B did not take over\n{}", b.output()));
+    let _ = std::process::Command::new("ip")
+        .args(["-n", &lan.ns(2), "neigh", "flush", "dev", "eth0"])
+        .status();
+    let mac = wait_until(Duration::from_secs(2), || resolve().is_some()).map(|_| resolve());
+    assert_eq!(mac.flatten().as_deref(), Some(vmac), "{}", b.output());
+    assert!(a.wait_exit(Duration::from_secs(5)));
+    // A removed its macvlan on the way out.
+    assert!(lan.mac_of(0, "vrrp.51").is_none_or(|m| m.is_empty()));
+}

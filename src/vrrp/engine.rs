@@ -83,6 +83,8 @@ struct InstRt {
     garp_refresh: Option<Instant>,
     status: InstanceStatus,
     last_drop_log: HashMap<&'static str, Instant>,
+    /// The macvlan created for `use_vmac`.
+    vmac_index: Option<u32>,
 }
 
 pub struct Engine {
@@ -190,6 +192,7 @@ impl Engine {
                 garp_refresh: None,
                 status,
                 last_drop_log: HashMap::new(),
+                vmac_index: None,
             });
         }
         let announcer = Announcer::open().ok();
@@ -260,8 +263,61 @@ impl Engine {
             .min()
     }
 
+    /// `use_vmac`: creates the macvlans and moves the instance's VIPs,
+    /// announcements and (IPv4) adverts onto them.
+    async fn setup_vmacs(&mut self) {
+        for i in 0..self.insts.len() {
+            let Some((name, mac)) = self.insts[i].plan.vmac.clone() else {
+                continue;
+            };
+            let p = &self.insts[i].plan;
+            let (parent, parent_index) = (p.ifname.clone(), p.ifindex);
+            match super::net::vmac::create(self.addrs.handle(), &name, &parent, parent_index, mac)
+                .await
+            {
+                Ok(index) => {
+                    let inst = &mut self.insts[i];
+                    inst.vmac_index = Some(index);
+                    inst.plan.mac = mac;
+                    for v in inst.plan.vips.iter_mut() {
+                        if v.ifindex == parent_index {
+                            v.ifindex = index;
+                            v.ifname = name.clone();
+                        }
+                    }
+                    if !inst.plan.vmac_xmit_base {
+                        match Sender::open(&name, index, inst.plan.fsm.local_addr) {
+                            Ok(s) => inst.sender = s,
+                            Err(e) => {
+                                let line = format!(
+                                    "VRRP {}: cannot send from {name}: {e}; adverts leave from {parent}",
+                                    inst.plan.name
+                                );
+                                self.log(line);
+                            }
+                        }
+                    }
+                    let line = format!(
+                        "VRRP {}: virtual MAC {} on {name}",
+                        self.insts[i].plan.name,
+                        mac.iter()
+                            .map(|b| format!("{b:02x}"))
+                            .collect::<Vec<_>>()
+                            .join(":")
+                    );
+                    self.log(line);
+                }
+                Err(e) => {
+                    let line = format!("VRRP {}: use_vmac: {e}", self.insts[i].plan.name);
+                    self.log(line);
+                }
+            }
+        }
+    }
+
     /// Runs until shut down and every instance has stopped.
     pub async fn run(mut self, mut commands: UnboundedReceiver<VrrpCommand>) {
+        self.setup_vmacs().await;
         let now = Instant::now();
         // Leftovers of a crash: remove the VIPs first (keepalived does too).
         for i in 0..self.insts.len() {
@@ -345,6 +401,14 @@ impl Engine {
             self.publish();
         }
         self.publish();
+        for i in 0..self.insts.len() {
+            if let Some(index) = self.insts[i].vmac_index.take() {
+                if let Err(e) = super::net::vmac::delete(self.addrs.handle(), index).await {
+                    let line = format!("VRRP {}: {e}", self.insts[i].plan.name);
+                    self.log(line);
+                }
+            }
+        }
         // The stop notifications run before the process goes.
         self.notifier
             .finish(notify::SCRIPT_TIMEOUT + Duration::from_secs(1))

@@ -45,6 +45,10 @@ pub struct InstancePlan {
     pub check_unicast_src: bool,
     /// `state MASTER` was asked for.
     pub wants_master: bool,
+    /// `use_vmac`: the macvlan's name and the virtual router MAC.
+    pub vmac: Option<(String, [u8; 6])>,
+    /// `vmac_xmit_base`: adverts leave from the parent interface.
+    pub vmac_xmit_base: bool,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -226,6 +230,13 @@ pub fn plan(cfg: &Config, inst: &VrrpInstance, now: Instant) -> Result<InstanceP
         garp_interval: g.vrrp_garp_interval,
         check_unicast_src: g.vrrp_check_unicast_src,
         wants_master: state_master,
+        vmac: inst.use_vmac.as_ref().map(|n| {
+            (
+                n.clone(),
+                super::net::vmac::vmac_address(inst.virtual_router_id, v6),
+            )
+        }),
+        vmac_xmit_base: inst.vmac_xmit_base || v6,
     })
 }
 

@@ -162,6 +162,13 @@ impl Lan {
             .unwrap_or_default()
     }
 
+    /// The MAC of interface `dev` in node `i`, if it exists.
+    pub fn mac_of(&self, i: usize, dev: &str) -> Option<String> {
+        ip(&["-n", &self.ns(i), "-br", "link", "show", "dev", dev])
+            .ok()
+            .and_then(|o| o.split_whitespace().nth(2).map(str::to_string))
+    }
+
     /// Sets node `i`'s neighbour entry for `addr` to `mac` (stale).
     pub fn set_neigh(&self, i: usize, addr: Ipv4Addr, mac: &str) {
         let a = addr.to_string();

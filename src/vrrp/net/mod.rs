@@ -6,3 +6,4 @@ pub mod announce;
 pub mod iface;
 pub mod routes;
 pub mod socket;
+pub mod vmac;
