@@ -17,7 +17,7 @@ use crate::config::model::{Config, VrrpInstance};
 use super::fsm::{Action, Cause, Fsm, State};
 use super::instance::{self, InstancePlan};
 use super::net::addrs::AddressManager;
-use super::net::announce::{garp_frame, unsolicited_na_frame, Announcer};
+use super::net::announce::{garp_frame, unsolicited_na_frame, AnnounceQueue, Announcer};
 use super::net::socket::{Received, Receiver, Sender};
 use super::notify::{self, Notifier};
 use super::packet::{Advert, DropReason};
@@ -91,7 +91,7 @@ pub struct Engine {
     cfg: Config,
     insts: Vec<InstRt>,
     addrs: AddressManager,
-    announcer: Option<Announcer>,
+    announcer: Option<AnnounceQueue>,
     notifier: Notifier,
     track: TrackStatus,
     events: UnboundedSender<VrrpEvent>,
@@ -195,8 +195,21 @@ impl Engine {
                 vmac_index: None,
             });
         }
-        let announcer = Announcer::open().ok();
         let (log_tx, mut log_rx) = unbounded_channel::<String>();
+        let announcer = match Announcer::open() {
+            Ok(a) => Some(AnnounceQueue::start(
+                a,
+                cfg.global.vrrp_garp_interval,
+                cfg.global.vrrp_gna_interval,
+                log_tx.clone(),
+            )),
+            Err(e) => {
+                let _ = events.send(VrrpEvent::Log(format!(
+                    "VRRP: cannot open the announcement socket ({e}): no gratuitous ARP/NA"
+                )));
+                None
+            }
+        };
         let ev = events.clone();
         tokio::spawn(async move {
             while let Some(l) = log_rx.recv().await {
@@ -607,22 +620,12 @@ impl Engine {
     fn announce_once(&mut self, i: usize) {
         let Some(a) = &self.announcer else { return };
         let inst = &self.insts[i];
-        let mut errors = Vec::new();
         for v in &inst.plan.vips {
             let frame = match v.addr {
                 IpAddr::V4(a4) => garp_frame(inst.plan.mac, a4),
                 IpAddr::V6(a6) => unsolicited_na_frame(inst.plan.mac, a6, false),
             };
-            if let Err(e) = a.send(v.ifindex, &frame) {
-                errors.push(format!("{}: {e}", v.addr));
-            }
-        }
-        if !errors.is_empty() {
-            self.log(format!(
-                "VRRP {}: cannot announce {}",
-                self.insts[i].plan.name,
-                errors.join(", ")
-            ));
+            a.send(v.ifindex, v.addr.is_ipv6(), frame);
         }
     }
 

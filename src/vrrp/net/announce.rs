@@ -75,6 +75,67 @@ pub fn unsolicited_na_frame(mac: [u8; 6], vip: Ipv6Addr, router: bool) -> Vec<u8
     f
 }
 
+/// Spacing of announcements per interface and family
+/// (`vrrp_garp_interval`, `vrrp_gna_interval`), pure.
+#[derive(Debug, Default)]
+pub struct Pacer {
+    last: std::collections::HashMap<(u32, bool), std::time::Instant>,
+}
+
+impl Pacer {
+    /// When the next frame for (`ifindex`, `v6`) may leave, at or after
+    /// `now`, `interval` after the previous one; records it.
+    pub fn slot(
+        &mut self,
+        ifindex: u32,
+        v6: bool,
+        now: std::time::Instant,
+        interval: std::time::Duration,
+    ) -> std::time::Instant {
+        let at = match self.last.get(&(ifindex, v6)) {
+            Some(prev) if !interval.is_zero() => now.max(*prev + interval),
+            _ => now,
+        };
+        self.last.insert((ifindex, v6), at);
+        at
+    }
+}
+
+/// A queue sending announcement frames in order, paced per interface:
+/// GARPs `garp_interval` apart, NAs `gna_interval` apart.
+#[derive(Clone)]
+pub struct AnnounceQueue {
+    tx: tokio::sync::mpsc::UnboundedSender<(u32, bool, Vec<u8>)>,
+}
+
+impl AnnounceQueue {
+    /// Starts the sending task; `errors` receives failures.
+    pub fn start(
+        announcer: Announcer,
+        garp_interval: std::time::Duration,
+        gna_interval: std::time::Duration,
+        errors: tokio::sync::mpsc::UnboundedSender<String>,
+    ) -> AnnounceQueue {
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(u32, bool, Vec<u8>)>();
+        tokio::spawn(async move {
+            let mut pacer = Pacer::default();
+            while let Some((ifindex, v6, frame)) = rx.recv().await {
+                let interval = if v6 { gna_interval } else { garp_interval };
+                let at = pacer.slot(ifindex, v6, std::time::Instant::now(), interval);
+                tokio::time::sleep_until(at.into()).await;
+                if let Err(e) = announcer.send(ifindex, &frame) {
+                    let _ = errors.send(format!("cannot send an announcement: {e}"));
+                }
+            }
+        });
+        AnnounceQueue { tx }
+    }
+
+    pub fn send(&self, ifindex: u32, v6: bool, frame: Vec<u8>) {
+        let _ = self.tx.send((ifindex, v6, frame));
+    }
+}
+
 /// An AF_PACKET socket for sending announcement frames.
 pub struct Announcer {
     fd: OwnedFd,
@@ -132,6 +193,25 @@ impl Announcer {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn pacing_per_interface_and_family() {
+        use std::time::{Duration, Instant};
+        let t = Instant::now();
+        let ms = Duration::from_millis;
+        let mut p = Pacer::default();
+        assert_eq!(p.slot(2, false, t, ms(100)), t);
+        assert_eq!(p.slot(2, false, t, ms(100)), t + ms(100));
+        assert_eq!(p.slot(2, false, t, ms(100)), t + ms(200));
+        // Other interface, other family: their own spacing.
+        assert_eq!(p.slot(3, false, t, ms(100)), t);
+        assert_eq!(p.slot(2, true, t, ms(50)), t);
+        // Later than the spacing: at once.
+        assert_eq!(p.slot(2, false, t + ms(500), ms(100)), t + ms(500));
+        // No interval: no spacing.
+        assert_eq!(p.slot(4, false, t, Duration::ZERO), t);
+        assert_eq!(p.slot(4, false, t, Duration::ZERO), t);
+    }
 
     #[test]
     fn garp_layout() {
