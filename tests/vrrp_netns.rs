@@ -515,3 +515,49 @@ fn use_vmac_answers_with_the_virtual_mac_on_both_nodes() {
     // A removed its macvlan on the way out.
     assert!(lan.mac_of(0, "vrrp.51").is_none_or(|m| m.is_empty()));
 }
+
+#[test]
+fn reload_applies_changes_without_transitions_and_refuses_broken_configs() {
+    let lan = Lan::new(2);
+    let dir = TempDir::new("vrrp-reload");
+    let vip2 = Ipv4Addr::new(10, 77, lan.net, 101);
+    let opts = "version 3\n  advert_int 0.2";
+    let a = start(&lan, &dir, 0, &conf(&lan, 150, opts, Node { body: "" }));
+    let b = start(&lan, &dir, 1, &conf(&lan, 100, opts, Node { body: "" }));
+    wait_until(Duration::from_secs(4), || holds_only(&lan, 0)).expect("A master");
+    let transitions = |p: &Proc| p.output().matches(" -> ").count();
+    let before = transitions(&a);
+    // A second VIP and a new priority: applied in place, still MASTER.
+    let c2 = conf(&lan, 200, opts, Node { body: "" }).replace(
+        &format!("    {}/24\n", lan.vip()),
+        &format!("    {}/24\n    {vip2}/24\n", lan.vip()),
+    );
+    dir.write("n0.conf", &c2);
+    a.signal(libc::SIGHUP);
+    wait_until(Duration::from_secs(3), || lan.has_addr(0, vip2))
+        .unwrap_or_else(|| panic!("new VIP not added: {}", a.output()));
+    assert!(holds_only(&lan, 0));
+    assert_eq!(
+        transitions(&a),
+        before,
+        "reload caused a transition: {}",
+        a.output()
+    );
+    // A broken config changes nothing.
+    dir.write("n0.conf", "vrrp_instance VI_1 {\n  virtual_router_id 300\n");
+    a.signal(libc::SIGHUP);
+    wait_until(Duration::from_secs(2), || {
+        a.output().contains("reload refused")
+    })
+    .unwrap_or_else(|| panic!("no refusal: {}", a.output()));
+    std::thread::sleep(Duration::from_millis(600));
+    assert!(holds_only(&lan, 0) && lan.has_addr(0, vip2));
+    // The instance removed from A's config: A resigns, B takes over at once.
+    dir.write("n0.conf", "global_defs {\n  router_id A\n}\n");
+    a.signal(libc::SIGHUP);
+    let t = wait_until(Duration::from_secs(3), || holds_only(&lan, 1))
+        .unwrap_or_else(|| panic!("B did not take over: {}\n{}", a.output(), b.output()));
+    // Skew at 0.2 s, priority 100: 122 ms.
+    assert!(t <= Duration::from_millis(122) + SLACK, "took {t:?}");
+    assert!(!lan.has_addr(0, vip2), "A kept the removed VIP");
+}

@@ -33,6 +33,8 @@ pub struct Core<B: IpvsBackend> {
     pub source: ConfigSource,
     /// The VRRP engine's status, when VRRP runs.
     pub vrrp: Option<crate::vrrp::engine::SharedStatus>,
+    /// The VRRP engine's commands (reloads reach it too).
+    pub vrrp_commands: Option<mpsc::UnboundedSender<crate::vrrp::engine::VrrpCommand>>,
 }
 
 /// The loop's inputs.
@@ -55,6 +57,7 @@ impl<B: IpvsBackend> Core<B> {
             events: broadcast::channel(WATCH_BUFFER).0,
             source,
             vrrp: None,
+            vrrp_commands: None,
         }
     }
 
@@ -86,6 +89,11 @@ impl<B: IpvsBackend> Core<B> {
                 message: "reload refused: the new configuration has errors; still running the previous one".into(),
                 diagnostics: Some(diagnostics),
             };
+        }
+        if let Some(tx) = &self.vrrp_commands {
+            let _ = tx.send(crate::vrrp::engine::VrrpCommand::Reload(Box::new(
+                loaded.config.clone(),
+            )));
         }
         let r = self.runtime.reload(loaded.config);
         if let Some(n) = &mut self.notifier {

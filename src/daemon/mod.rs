@@ -198,7 +198,15 @@ async fn vrrp_only(opts: DaemonOptions, cfg: crate::config::model::Config) -> i3
     notify_ready();
     loop {
         tokio::select! {
-            _ = hup.recv() => log("VRRP instances keep running unchanged across reloads (no transition); VRRP changes take effect at restart"),
+            _ = hup.recv() => {
+                let loaded = cli::load(&opts.common.file, opts.common.config_id.as_deref(), false);
+                if loaded.has_errors() {
+                    eprint!("{}", loaded.render_diagnostics());
+                    log("reload refused: the new configuration has errors; still running the previous one");
+                } else if let Some(v) = &vrrp {
+                    let _ = v.commands.send(VrrpCommand::Reload(Box::new(loaded.config)));
+                }
+            }
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -310,6 +318,7 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
         },
     );
     core.vrrp = vrrp.as_ref().map(|v| v.status.clone());
+    core.vrrp_commands = vrrp.as_ref().map(|v| v.commands.clone());
     let (cmd_tx, cmd_rx) = mpsc::channel(64);
     if let Some(sock) = control {
         log(&format!("control socket: {}", sock.path.display()));

@@ -5,7 +5,7 @@
 //! here: a group goes Master only when every member wants to, follows any
 //! member to Backup, and is in Fault while any member is.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -40,6 +40,10 @@ pub enum VrrpEvent {
 pub enum VrrpCommand {
     /// Stop: graceful = make-before-break hand-over of Master instances.
     Shutdown { graceful: bool },
+    /// Apply a new (valid) configuration: unchanged routers keep their
+    /// state (no transition); changed VIPs, routes, priorities and timers
+    /// apply in place; new instances start, removed ones resign.
+    Reload(Box<Config>),
 }
 
 /// Called on every state change (the director uses it for the IPVS sync
@@ -98,8 +102,10 @@ pub struct Engine {
     hook: Option<Box<dyn StateHook>>,
     status: SharedStatus,
     pkt_rx: UnboundedReceiver<(u32, Result<Received, DropReason>)>,
+    pkt_tx: PacketSender,
+    receivers: HashSet<(u32, bool)>,
     track_rx: UnboundedReceiver<TrackEvent>,
-    _track_tx: UnboundedSender<TrackEvent>,
+    track_tx: UnboundedSender<TrackEvent>,
     foreign_logged: HashMap<(u32, u8), Instant>,
 }
 
@@ -112,6 +118,100 @@ fn unix_ms() -> u64 {
 
 const DROP_LOG_EVERY: Duration = Duration::from_secs(10);
 
+type PacketSender = UnboundedSender<(u32, Result<Received, DropReason>)>;
+
+/// Plans an instance and opens its send socket.
+fn build_inst(cfg: &Config, conf: &VrrpInstance, now: Instant) -> Result<InstRt, String> {
+    let plan = instance::plan(cfg, conf, now).map_err(|e| e.to_string())?;
+    let sender = Sender::open(&plan.ifname, plan.ifindex, plan.fsm.local_addr).map_err(|e| {
+        format!(
+            "vrrp_instance {}: cannot open the VRRP send socket on {}: {e}",
+            plan.name, plan.ifname
+        )
+    })?;
+    let fsm = Fsm::new(plan.fsm.clone(), now);
+    let status = InstanceStatus {
+        name: plan.name.clone(),
+        interface: plan.ifname.clone(),
+        vrid: plan.fsm.vrid,
+        state: State::Initialize,
+        priority: plan.fsm.priority,
+        effective_priority: plan.fsm.priority,
+        why: Vec::new(),
+        fault: None,
+        master: None,
+        last_transition_unix_ms: None,
+        last_cause: None,
+        transitions: 0,
+        adverts_sent: 0,
+        adverts_received: 0,
+        send_errors: 0,
+        drops: HashMap::new(),
+    };
+    Ok(InstRt {
+        plan,
+        conf: conf.clone(),
+        fsm,
+        sender,
+        own_fault: None,
+        applied_fault: None,
+        why: Vec::new(),
+        garp_second: None,
+        garp_refresh: None,
+        status,
+        last_drop_log: HashMap::new(),
+        vmac_index: None,
+    })
+}
+
+/// Opens the receive socket of the plan's (interface, family) once.
+fn open_receiver(
+    plan: &InstancePlan,
+    receivers: &mut HashSet<(u32, bool)>,
+    pkt_tx: &PacketSender,
+) -> Result<(), String> {
+    let key = (plan.ifindex, plan.group.is_ipv6());
+    if receivers.contains(&key) {
+        return Ok(());
+    }
+    let r = Receiver::open(&plan.ifname, plan.ifindex, plan.group).map_err(|e| {
+        format!(
+            "vrrp_instance {}: cannot open the VRRP receive socket on {}: {e}",
+            plan.name, plan.ifname
+        )
+    })?;
+    receivers.insert(key);
+    let tx = pkt_tx.clone();
+    let ifindex = plan.ifindex;
+    tokio::spawn(async move {
+        loop {
+            match r.recv().await {
+                Ok(p) => {
+                    if tx.send((ifindex, p)).is_err() {
+                        return;
+                    }
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
+            }
+            if tx.is_closed() {
+                return;
+            }
+        }
+    });
+    Ok(())
+}
+
+/// Two plans are the same virtual router (kept across a reload, state and
+/// all) when interface, VRID, family and virtual MAC agree.
+fn same_router(a: &InstancePlan, b: &InstancePlan) -> bool {
+    a.name == b.name
+        && a.ifindex == b.ifindex
+        && a.fsm.vrid == b.fsm.vrid
+        && a.group.is_ipv6() == b.group.is_ipv6()
+        && a.vmac == b.vmac
+        && a.fsm.version == b.fsm.version
+}
+
 impl Engine {
     /// Plans every instance against the host, opens sockets and starts the
     /// trackers. Errors name the instance and the cause.
@@ -123,77 +223,12 @@ impl Engine {
         let now = Instant::now();
         let addrs = AddressManager::open().map_err(|e| e.to_string())?;
         let (pkt_tx, pkt_rx) = unbounded_channel();
-        let mut receivers: HashMap<(u32, bool), ()> = HashMap::new();
+        let mut receivers = HashSet::new();
         let mut insts = Vec::new();
         for conf in &cfg.vrrp_instances {
-            let plan = instance::plan(&cfg, conf, now).map_err(|e| e.to_string())?;
-            let sender =
-                Sender::open(&plan.ifname, plan.ifindex, plan.fsm.local_addr).map_err(|e| {
-                    format!(
-                        "vrrp_instance {}: cannot open the VRRP send socket on {}: {e}",
-                        plan.name, plan.ifname
-                    )
-                })?;
-            let key = (plan.ifindex, plan.group.is_ipv6());
-            if let std::collections::hash_map::Entry::Vacant(v) = receivers.entry(key) {
-                let r = Receiver::open(&plan.ifname, plan.ifindex, plan.group).map_err(|e| {
-                    format!(
-                        "vrrp_instance {}: cannot open the VRRP receive socket on {}: {e}",
-                        plan.name, plan.ifname
-                    )
-                })?;
-                v.insert(());
-                let tx = pkt_tx.clone();
-                let ifindex = plan.ifindex;
-                tokio::spawn(async move {
-                    loop {
-                        match r.recv().await {
-                            Ok(p) => {
-                                if tx.send((ifindex, p)).is_err() {
-                                    return;
-                                }
-                            }
-                            Err(_) => tokio::time::sleep(Duration::from_millis(10)).await,
-                        }
-                        if tx.is_closed() {
-                            return;
-                        }
-                    }
-                });
-            }
-            let fsm = Fsm::new(plan.fsm.clone(), now);
-            let status = InstanceStatus {
-                name: plan.name.clone(),
-                interface: plan.ifname.clone(),
-                vrid: plan.fsm.vrid,
-                state: State::Initialize,
-                priority: plan.fsm.priority,
-                effective_priority: plan.fsm.priority,
-                why: Vec::new(),
-                fault: None,
-                master: None,
-                last_transition_unix_ms: None,
-                last_cause: None,
-                transitions: 0,
-                adverts_sent: 0,
-                adverts_received: 0,
-                send_errors: 0,
-                drops: HashMap::new(),
-            };
-            insts.push(InstRt {
-                plan,
-                conf: conf.clone(),
-                fsm,
-                sender,
-                own_fault: None,
-                applied_fault: None,
-                why: Vec::new(),
-                garp_second: None,
-                garp_refresh: None,
-                status,
-                last_drop_log: HashMap::new(),
-                vmac_index: None,
-            });
+            let inst = build_inst(&cfg, conf, now)?;
+            open_receiver(&inst.plan, &mut receivers, &pkt_tx)?;
+            insts.push(inst);
         }
         let (log_tx, mut log_rx) = unbounded_channel::<String>();
         let announcer = match Announcer::open() {
@@ -236,8 +271,10 @@ impl Engine {
             hook,
             status: status.clone(),
             pkt_rx,
+            pkt_tx,
+            receivers,
             track_rx,
-            _track_tx: track_tx,
+            track_tx,
             foreign_logged: HashMap::new(),
         };
         Ok((eng, status))
@@ -280,8 +317,14 @@ impl Engine {
     /// announcements and (IPv4) adverts onto them.
     async fn setup_vmacs(&mut self) {
         for i in 0..self.insts.len() {
+            self.setup_vmac(i).await;
+        }
+    }
+
+    async fn setup_vmac(&mut self, i: usize) {
+        {
             let Some((name, mac)) = self.insts[i].plan.vmac.clone() else {
-                continue;
+                return;
             };
             let p = &self.insts[i].plan;
             let (parent, parent_index) = (p.ifname.clone(), p.ifindex);
@@ -389,6 +432,13 @@ impl Engine {
                 c = commands.recv(), if commands_open => {
                     let graceful = match c {
                         Some(VrrpCommand::Shutdown { graceful }) => graceful,
+                        Some(VrrpCommand::Reload(cfg)) => {
+                            if stopping.is_none() {
+                                self.reload(*cfg).await;
+                            }
+                            self.publish();
+                            continue;
+                        }
                         None => { commands_open = false; true }
                     };
                     if stopping.is_none() {
@@ -426,6 +476,124 @@ impl Engine {
         self.notifier
             .finish(notify::SCRIPT_TIMEOUT + Duration::from_secs(1))
             .await;
+    }
+
+    /// Applies a new configuration (see `VrrpCommand::Reload`). Nothing
+    /// changes when an instance of it cannot be planned on this host.
+    async fn reload(&mut self, cfg: Config) {
+        let now = Instant::now();
+        let mut fresh = Vec::new();
+        for conf in &cfg.vrrp_instances {
+            match build_inst(&cfg, conf, now) {
+                Ok(i) => fresh.push(i),
+                Err(e) => {
+                    self.log(format!("VRRP reload refused: {e}; instances unchanged"));
+                    return;
+                }
+            }
+        }
+        for f in &fresh {
+            if let Err(e) = open_receiver(&f.plan, &mut self.receivers, &self.pkt_tx) {
+                self.log(format!("VRRP reload refused: {e}; instances unchanged"));
+                return;
+            }
+        }
+        // Instances that are no longer configured (or are another router
+        // now) resign and release, as at a stop.
+        let keep: Vec<bool> = self
+            .insts
+            .iter()
+            .map(|o| fresh.iter().any(|f| same_router(&o.plan, &f.plan)))
+            .collect();
+        for (i, kept) in keep.iter().enumerate() {
+            if !kept {
+                let a = self.insts[i].fsm.stop_now(now);
+                self.exec(i, a).await;
+                if let Some(index) = self.insts[i].vmac_index.take() {
+                    let _ = super::net::vmac::delete(self.addrs.handle(), index).await;
+                }
+            }
+        }
+        let mut old: Vec<InstRt> = std::mem::take(&mut self.insts)
+            .into_iter()
+            .zip(keep)
+            .filter(|(_, k)| *k)
+            .map(|(i, _)| i)
+            .collect();
+        let mut started = Vec::new();
+        for f in fresh {
+            match old.iter().position(|o| same_router(&o.plan, &f.plan)) {
+                Some(pos) => {
+                    let mut o = old.remove(pos);
+                    let mut plan = f.plan;
+                    if let Some(index) = o.vmac_index {
+                        // The macvlan stays: the VIPs on it and the MAC too.
+                        plan.mac = o.plan.mac;
+                        for v in plan.vips.iter_mut() {
+                            if v.ifindex == plan.ifindex {
+                                v.ifindex = index;
+                                v.ifname = o.plan.vmac.clone().map(|(n, _)| n).unwrap_or_default();
+                            }
+                        }
+                    } else {
+                        o.sender = f.sender;
+                    }
+                    if o.fsm.state() == State::Master {
+                        for v in o.plan.vips.iter().filter(|v| !plan.vips.contains(v)) {
+                            if let Err(e) = self.addrs.remove(v).await {
+                                self.log(format!("VRRP {}: {e}", plan.name));
+                            }
+                        }
+                        for (r, ix) in o.plan.routes.iter().filter(|r| !plan.routes.contains(r)) {
+                            let _ = super::net::routes::remove(self.addrs.handle(), r, *ix).await;
+                        }
+                        for v in plan.vips.iter().filter(|v| !o.plan.vips.contains(v)) {
+                            if let Err(e) = self.addrs.add(v).await {
+                                self.log(format!("VRRP {}: {e}", plan.name));
+                            }
+                        }
+                        for (r, ix) in plan.routes.iter().filter(|r| !o.plan.routes.contains(r)) {
+                            if let Err(e) =
+                                super::net::routes::add(self.addrs.handle(), r, *ix).await
+                            {
+                                self.log(format!("VRRP {}: {e}", plan.name));
+                            }
+                        }
+                    }
+                    o.fsm.reconfigure(plan.fsm.clone());
+                    o.plan = plan;
+                    o.conf = f.conf;
+                    o.status.priority = o.plan.fsm.priority;
+                    self.insts.push(o);
+                }
+                None => {
+                    started.push(self.insts.len());
+                    self.insts.push(f);
+                }
+            }
+        }
+        self.cfg = cfg;
+        // New observers for the new tracking; what was observed carries over.
+        let (track_tx, track_rx) = unbounded_channel();
+        let (track, errors) = track::spawn_observers_from(&self.cfg, track_tx.clone(), &self.track);
+        self.track = track;
+        self.track_tx = track_tx;
+        self.track_rx = track_rx;
+        for e in errors {
+            self.log(e);
+        }
+        for &i in &started {
+            self.setup_vmac(i).await;
+            self.release_vips(i).await;
+        }
+        self.reevaluate(now).await;
+        for i in started {
+            if self.insts[i].applied_fault.is_none() {
+                let a = self.insts[i].fsm.start(now);
+                self.exec(i, a).await;
+            }
+        }
+        self.log(format!("VRRP reloaded: {} instances", self.insts.len()));
     }
 
     async fn on_packet(&mut self, ifindex: u32, pkt: Result<Received, DropReason>) {

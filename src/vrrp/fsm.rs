@@ -203,6 +203,16 @@ impl Fsm {
         self.master_adver_int
     }
 
+    /// A reload changed the settings of this same router: the state and
+    /// timers stay; the priority is re-derived by the caller (tracking).
+    pub fn reconfigure(&mut self, cfg: FsmConfig) {
+        if self.state != State::Backup || self.cfg.version == Version::V2 {
+            self.master_adver_int = cfg.advert_int;
+        }
+        self.gate_open = !cfg.gated;
+        self.cfg = cfg;
+    }
+
     /// The earliest time `on_timer` must be called.
     pub fn next_deadline(&self) -> Option<Instant> {
         [self.down_at, self.advert_at, self.leave_by]

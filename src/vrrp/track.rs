@@ -271,6 +271,16 @@ pub fn spawn_observers(
     cfg: &Config,
     tx: UnboundedSender<TrackEvent>,
 ) -> (TrackStatus, Vec<String>) {
+    spawn_observers_from(cfg, tx, &TrackStatus::default())
+}
+
+/// As `spawn_observers`, starting from what `previous` observed (a reload
+/// keeps a failed script failed until it succeeds `rise` times).
+pub fn spawn_observers_from(
+    cfg: &Config,
+    tx: UnboundedSender<TrackEvent>,
+    previous: &TrackStatus,
+) -> (TrackStatus, Vec<String>) {
     let (scripts, ifs, files) = tracked(cfg);
     let mut status = TrackStatus::default();
     let mut errors = Vec::new();
@@ -288,7 +298,8 @@ pub fn spawn_observers(
             rs_weight: 0,
             script_security: cfg.global.enable_script_security,
         };
-        status.scripts.insert(name.clone(), !s.init_fail);
+        let init_up = previous.scripts.get(&name).copied().unwrap_or(!s.init_fail);
+        status.scripts.insert(name.clone(), init_up);
         let check = match MiscCheck::new(spec) {
             Ok(c) => Arc::new(c),
             Err(e) => {
@@ -299,7 +310,7 @@ pub fn spawn_observers(
         };
         let tx = tx.clone();
         let interval = s.interval.max(Duration::from_millis(10));
-        let mut rf = RiseFall::new(!s.init_fail, s.rise, s.fall);
+        let mut rf = RiseFall::new(init_up, s.rise, s.fall);
         tokio::spawn(async move {
             loop {
                 let out = check.attempt().await;
