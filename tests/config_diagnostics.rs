@@ -214,3 +214,31 @@ fn vrrp_garp_interval_zero_is_accepted() {
     let l = load("global_defs {\n  vrrp_garp_interval 0\n  vrrp_gna_interval 0\n}\n");
     assert!(!l.has_errors(), "{}", l.render_diagnostics());
 }
+
+#[test]
+fn strict_mode_rules() {
+    let l = load(
+        "global_defs {\n  vrrp_strict\n}\nvrrp_instance A {\n  interface lo\n  virtual_router_id 1\n  preempt_delay 5\n}\n\
+         vrrp_instance B {\n  interface lo\n  virtual_router_id 2\n  virtual_ipaddress {\n    10.0.0.1\n  }\n  advert_int 1\n  preempt_delay 5\n}\n",
+    );
+    let h = heads(&l);
+    assert!(
+        h.iter()
+            .any(|x| x
+                .contains("error: strict mode (vrrp_strict) needs at least one virtual_ipaddress")),
+        "{h:?}"
+    );
+    assert!(
+        h.iter().any(
+            |x| x.contains("warning: strict mode (vrrp_strict) does not allow `preempt_delay`")
+        ),
+        "{h:?}"
+    );
+    let b = l
+        .config
+        .vrrp_instances
+        .iter()
+        .find(|v| v.name == "B")
+        .expect("B");
+    assert!(b.preempt_delay.is_zero());
+}

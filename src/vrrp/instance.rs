@@ -180,7 +180,11 @@ pub fn plan(cfg: &Config, inst: &VrrpInstance, now: Instant) -> Result<InstanceP
     };
     let as_v2 = g.other.iter().any(|(k, _)| k == "v3_checksum_as_v2")
         || inst.other.iter().any(|(k, _)| k == "v3_checksum_as_v2");
+    // Strict mode: keepalived forces lower_prio_no_advert (the re-announce
+    // by gratuitous ARP still happens). lvsd never installs the
+    // `no_accept` firewall rules that make strict-mode VIPs unreachable.
     let lower_prio_no_advert = g.vrrp_lower_prio_no_advert
+        || inst.strict_mode
         || inst.other.iter().any(|(k, a)| {
             k == "lower_prio_no_advert" && a.first().map(|v| v != "false").unwrap_or(true)
         });

@@ -476,6 +476,19 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
             b.warn(&node.name, "strict mode (vrrp_strict): `state MASTER` is only for the address owner (priority 255); the instance starts as BACKUP");
             vi.state = Some(VrrpState::Backup);
         }
+        if !vi.preempt_delay.is_zero() {
+            b.warn(
+                &node.name,
+                "strict mode (vrrp_strict) does not allow `preempt_delay`: it is ignored",
+            );
+            vi.preempt_delay = Duration::ZERO;
+        }
+        if vi.virtual_ipaddress.is_empty() {
+            b.error(
+                &node.name,
+                "strict mode (vrrp_strict) needs at least one virtual_ipaddress",
+            );
+        }
     }
     if vi.state == Some(VrrpState::Master) && vi.nopreempt {
         b.warn(&node.name, "`nopreempt` has no effect with `state MASTER` (keepalived: the initial state must be BACKUP)");
