@@ -27,7 +27,11 @@ fn config(changed_weight: u32) -> String {
             v % 250
         );
         for r in 0..20u32 {
-            let w = if v == 1234 && r == 7 { changed_weight } else { 1 + r % 5 };
+            let w = if v == 1234 && r == 7 {
+                changed_weight
+            } else {
+                1 + r % 5
+            };
             let _ = write!(
                 out,
                 "    real_server 127.{}.{}.{} 8080 {{\n        weight {w}\n        TCP_CHECK {{\n            connect_timeout 3\n        }}\n    }}\n",
@@ -86,6 +90,11 @@ fn main() {
             apply.as_secs_f64() * 1e3,
             total.as_secs_f64() * 1e3
         );
+        for l in runtime.log.drain(..) {
+            if l.starts_with("reload timing") {
+                println!("BENCH {l}");
+            }
+        }
         println!(
             "BENCH reload: IPVS operations {} (expect 1); reported {}; distinct checks running {} -> {} (kept, none restarted)",
             runtime.stats.operations - before_ops,

@@ -339,7 +339,7 @@ pub struct Checker {
     pub conn: CheckerConn,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum CheckerKind {
     Tcp,
     Http(HttpCheck),
@@ -383,7 +383,7 @@ pub enum HttpProtocol {
     Http11,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct HttpCheck {
     pub urls: Vec<UrlCheck>,
     pub virtualhost: Option<String>,
@@ -397,7 +397,7 @@ pub struct HttpCheck {
     pub lvsd_verify_tls: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UrlCheck {
     pub path: String,
     /// 32 lowercase hex characters.
@@ -413,7 +413,7 @@ pub struct UrlCheck {
     pub tls_compliant: bool,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MiscCheck {
     pub path: String,
     /// `misc_timeout` (default: the virtual server's delay_loop).
@@ -423,12 +423,12 @@ pub struct MiscCheck {
     pub group: Option<String>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct SmtpCheck {
     pub helo_name: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct DnsCheck {
     pub query_type: String,
     pub name: String,
@@ -442,7 +442,7 @@ pub struct HexPattern {
     pub mask: Vec<u8>,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct UdpCheck {
     pub payload: Option<Vec<u8>>,
     /// `require_reply [HEX]`: `Some` with an empty pattern = any reply.
@@ -451,7 +451,7 @@ pub struct UdpCheck {
     pub max_reply_length: u32,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct FileCheck {
     pub track_file: String,
     pub weight: Option<i64>,

@@ -244,16 +244,20 @@ impl<B: IpvsBackend> Runtime<B> {
         for vi in 0..self.cfg.virtual_servers.len() {
             let count = self.cfg.virtual_servers[vi].real_servers.len();
             for ri in 0..count {
-                let Some(key) = self.rs_key(vi, ri) else {
-                    continue;
-                };
-                let want = self.admin.get(&key).copied().unwrap_or_default();
                 let has = self
                     .director
                     .virtual_servers
                     .get(vi)
                     .and_then(|v| v.real_servers.get(ri))
                     .map(|r| r.admin);
+                // No operator state anywhere: nothing to look up.
+                if self.admin.is_empty() && has == Some(Default::default()) {
+                    continue;
+                }
+                let Some(key) = self.rs_key(vi, ri) else {
+                    continue;
+                };
+                let want = self.admin.get(&key).copied().unwrap_or_default();
                 if has != Some(want) {
                     let t = self.director.set_admin(&self.cfg, vi, ri, want, now);
                     self.queue(t);
@@ -263,6 +267,11 @@ impl<B: IpvsBackend> Runtime<B> {
     }
 
     fn register_checks(&mut self) {
+        self.register_checks_except(&HashMap::new());
+    }
+
+    /// Registers every checker except those already registered (`skip`).
+    fn register_checks_except(&mut self, skip: &HashMap<CheckerId, u64>) {
         let gen = self.generation;
         for (vi, vs) in self.cfg.virtual_servers.iter().enumerate() {
             for (ri, rs) in vs.real_servers.iter().enumerate() {
@@ -272,6 +281,9 @@ impl<B: IpvsBackend> Runtime<B> {
                         rs: ri,
                         checker: ci,
                     };
+                    if skip.contains_key(&id) {
+                        continue;
+                    }
                     match checks::build(c, rs, vs, &self.cfg) {
                         Ok(check) => {
                             let eid = engine_id(gen, id);
@@ -486,40 +498,93 @@ impl<B: IpvsBackend> Runtime<B> {
     /// over, unchanged checks keep running on their schedule, the table
     /// changes only where the configuration did.
     pub fn reload(&mut self, new_cfg: Config) -> ReconcileReport {
+        let t0 = std::time::Instant::now();
         let old_desired = self.desired();
+        let t_desired = t0.elapsed();
         if let Some(t) = kernel_timeouts(&new_cfg.global.lvs_timeouts) {
             if let Err(e) = self.backend.set_timeouts(&t) {
                 self.log.push(format!("lvs_timeouts: {e}"));
             }
         }
         self.reloads.count += 1;
-        self.director = migrate::reload(&self.cfg, &self.director, &new_cfg, now_ms());
-        let old_ids: Vec<u64> = self.ids.keys().copied().collect();
+        let (director, pairs) =
+            migrate::reload_mapped(&self.cfg, &self.director, &new_cfg, now_ms());
+        self.director = director;
+        let t_migrate = t0.elapsed();
+        // Unchanged checkers keep their engine registration untouched (no
+        // re-build, no re-add): same check, same inputs to build it.
+        let same_globals = self.cfg.global.enable_script_security
+            == new_cfg.global.enable_script_security
+            && self.cfg.global.script_user == new_cfg.global.script_user
+            && self.cfg.ssl == new_cfg.ssl;
+        let old_eid: HashMap<CheckerId, u64> = self.ids.iter().map(|(e, c)| (*c, *e)).collect();
+        let mut reuse: HashMap<CheckerId, u64> = HashMap::new();
+        if same_globals {
+            for (n, o) in &pairs {
+                let (ovs, nvs) = (
+                    &self.cfg.virtual_servers[o.vs],
+                    &new_cfg.virtual_servers[n.vs],
+                );
+                let (ors, nrs) = (&ovs.real_servers[o.rs], &nvs.real_servers[n.rs]);
+                let same_inputs = ovs.virtualhost == nvs.virtualhost
+                    && ors.addr == nrs.addr
+                    && ors.port.value == nrs.port.value
+                    && ors.weight.value == nrs.weight.value
+                    && ors.virtualhost == nrs.virtualhost;
+                if let (true, Some(e)) = (same_inputs, old_eid.get(o)) {
+                    reuse.insert(*n, *e);
+                }
+            }
+        }
+        let kept: HashSet<u64> = reuse.values().copied().collect();
+        let old_ids: Vec<u64> = self
+            .ids
+            .keys()
+            .copied()
+            .filter(|e| !kept.contains(e))
+            .collect();
         self.cfg = new_cfg;
         self.generation += 1;
         // Register first so identical checks join their running task...
-        let mut previous = std::mem::take(&mut self.ids);
-        self.register_checks();
+        self.ids.retain(|e, _| kept.contains(e));
+        for (n, e) in &reuse {
+            self.ids.insert(*e, *n);
+        }
+        self.register_checks_except(&reuse);
         // ...then drop the old registrations.
         for id in old_ids {
-            previous.remove(&id);
             self.engine.remove(id);
         }
+        let t_checks = t0.elapsed();
         self.reapply_admin();
         self.start_drains(&old_desired);
-        let current: HashSet<RsLabel> = self
-            .cfg
-            .virtual_servers
-            .iter()
-            .flat_map(|v| {
-                let label = vs_label(v);
-                v.real_servers
-                    .iter()
-                    .map(move |r| (label.clone(), names::rs_name(r.addr, r.port.value)))
-            })
-            .collect();
-        self.check_stats.retain(|k, _| current.contains(k));
-        self.reconcile()
+        // Forget the check statistics of real servers that went away (none
+        // did when every old checker found its match).
+        if pairs.len() != old_eid.len() && !self.check_stats.is_empty() {
+            let current: HashSet<RsLabel> = self
+                .cfg
+                .virtual_servers
+                .iter()
+                .flat_map(|v| {
+                    let label = vs_label(v);
+                    v.real_servers
+                        .iter()
+                        .map(move |r| (label.clone(), names::rs_name(r.addr, r.port.value)))
+                })
+                .collect();
+            self.check_stats.retain(|k, _| current.contains(k));
+        }
+        let t_before = t0.elapsed();
+        let r = self.reconcile();
+        self.log.push(format!(
+            "reload timing: old table {} ms, migrate {} ms, checks {} ms, drains {} ms, reconcile {} ms",
+            t_desired.as_millis(),
+            (t_migrate - t_desired).as_millis(),
+            (t_checks - t_migrate).as_millis(),
+            (t_before - t_checks).as_millis(),
+            (t0.elapsed() - t_before).as_millis()
+        ));
+        r
     }
 
     /// A reload was refused (the new configuration has errors).

@@ -20,25 +20,7 @@ use lvsd_ipvs::{ServiceKey, Table};
 use crate::config::model::{Checker, Config, VirtualServer};
 
 use super::services;
-use super::state::{Director, RealServerState, VirtualServerState};
-
-/// What identifies a checker across reloads: its type-specific settings,
-/// connection options and timing values (not where they were written).
-pub fn checker_identity(c: &Checker) -> String {
-    let t = &c.timing;
-    format!(
-        "{:?}|{:?}|{:?}|{:?}|{}|{:?}|{:?}|{}|{}",
-        c.kind,
-        c.conn,
-        t.delay_loop.value,
-        t.connect_timeout.value,
-        t.retry.value,
-        t.delay_before_retry.value,
-        t.warmup.value,
-        t.alpha.value,
-        t.log_all_failures
-    )
-}
+use super::state::{CheckerId, Director, RealServerState, VirtualServerState};
 
 fn vs_identity(vs: &VirtualServer, cfg: &Config) -> Vec<ServiceKey> {
     let mut keys = services::service_keys(vs, cfg);
@@ -46,8 +28,35 @@ fn vs_identity(vs: &VirtualServer, cfg: &Config) -> Vec<ServiceKey> {
     keys
 }
 
+/// Whether two checkers are the same check (type, target, settings and
+/// timing values; where they were written does not matter).
+pub fn same_checker(a: &Checker, b: &Checker) -> bool {
+    let (x, y) = (&a.timing, &b.timing);
+    a.kind == b.kind
+        && a.conn == b.conn
+        && x.delay_loop.value == y.delay_loop.value
+        && x.connect_timeout.value == y.connect_timeout.value
+        && x.retry.value == y.retry.value
+        && x.delay_before_retry.value == y.delay_before_retry.value
+        && x.warmup.value == y.warmup.value
+        && x.alpha.value == y.alpha.value
+        && x.log_all_failures == y.log_all_failures
+}
+
 /// The state of `new_cfg` after a reload from `old_cfg` in state `old`.
 pub fn reload(old_cfg: &Config, old: &Director, new_cfg: &Config, now: u64) -> Director {
+    reload_mapped(old_cfg, old, new_cfg, now).0
+}
+
+/// As `reload`, also returning which new checker is which old one
+/// (`(new, old)`), so unchanged checks can keep running untouched.
+pub fn reload_mapped(
+    old_cfg: &Config,
+    old: &Director,
+    new_cfg: &Config,
+    now: u64,
+) -> (Director, Vec<(CheckerId, CheckerId)>) {
+    let mut pairs = Vec::new();
     let mut fresh = Director::new(new_cfg, now);
     let old_index: HashMap<Vec<ServiceKey>, usize> = old_cfg
         .virtual_servers
@@ -67,9 +76,9 @@ pub fn reload(old_cfg: &Config, old: &Director, new_cfg: &Config, now: u64) -> D
         let Some(st) = fresh.virtual_servers.get_mut(ni) else {
             continue;
         };
-        migrate_vs(old_vs_cfg, old_vs, new_vs, st);
+        migrate_vs(old_vs_cfg, old_vs, new_vs, st, (ni, oi), &mut pairs);
     }
-    fresh
+    (fresh, pairs)
 }
 
 fn migrate_vs(
@@ -77,6 +86,8 @@ fn migrate_vs(
     old: &VirtualServerState,
     new_cfg: &VirtualServer,
     st: &mut VirtualServerState,
+    (nvi, ovi): (usize, usize),
+    pairs: &mut Vec<(CheckerId, CheckerId)>,
 ) {
     let old_rs: HashMap<(IpAddr, u16), usize> = old_cfg
         .real_servers
@@ -97,19 +108,26 @@ fn migrate_vs(
             continue;
         };
         let was_alive = old_state.alive();
-        let mut old_checkers: HashMap<String, Vec<usize>> = HashMap::new();
-        for (i, c) in old_rs_cfg.checkers.iter().enumerate() {
-            old_checkers.entry(checker_identity(c)).or_default().push(i);
-        }
+        let mut unmatched: Vec<usize> = (0..old_rs_cfg.checkers.len()).collect();
         for (nci, c) in new_rs.checkers.iter().enumerate() {
-            match old_checkers.get_mut(&checker_identity(c)).and_then(|v| {
-                if v.is_empty() {
-                    None
-                } else {
-                    Some(v.remove(0))
-                }
-            }) {
+            let found = unmatched
+                .iter()
+                .position(|&o| same_checker(&old_rs_cfg.checkers[o], c))
+                .map(|p| unmatched.remove(p));
+            match found {
                 Some(oci) => {
+                    pairs.push((
+                        CheckerId {
+                            vs: nvi,
+                            rs: nri,
+                            checker: nci,
+                        },
+                        CheckerId {
+                            vs: ovi,
+                            rs: ori,
+                            checker: oci,
+                        },
+                    ));
                     r.checker_up[nci] = old_state.checker_up.get(oci).copied().unwrap_or(true);
                     r.checker_delta[nci] = old_state.checker_delta.get(oci).copied().unwrap_or(0);
                 }
