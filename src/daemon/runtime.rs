@@ -174,8 +174,10 @@ impl<B: IpvsBackend> Runtime<B> {
             draining: Vec::new(),
             ha_suspended: HashSet::new(),
         };
-        rt.reconcile_with(Some(kernel));
+        // Checks first: their first attempts are scheduled while a large
+        // table is still being programmed (results queue until the loop).
         rt.register_checks();
+        rt.reconcile_with(Some(kernel));
         Ok(rt)
     }
 
