@@ -88,6 +88,33 @@ pub fn run(opts: DaemonOptions) -> i32 {
     rt.block_on(main_loop(opts))
 }
 
+fn write_pid_file(opts: &DaemonOptions) {
+    if let Some(p) = &opts.pid_file {
+        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
+            log(&format!("cannot write pid file {}: {e}", p.display()));
+        }
+    }
+}
+
+/// SIGHUP, SIGTERM, SIGINT.
+fn signals() -> Option<(
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+    tokio::signal::unix::Signal,
+)> {
+    match (
+        signal(SignalKind::hangup()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) {
+        (Ok(h), Ok(t), Ok(i)) => Some((h, t, i)),
+        _ => {
+            log("cannot install signal handlers");
+            None
+        }
+    }
+}
+
 struct VrrpHandle {
     commands: mpsc::UnboundedSender<VrrpCommand>,
     task: tokio::task::JoinHandle<()>,
@@ -182,17 +209,8 @@ async fn vrrp_only(opts: DaemonOptions, cfg: crate::config::model::Config) -> i3
             return exit::RUNTIME;
         }
     };
-    if let Some(p) = &opts.pid_file {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            log(&format!("cannot write pid file {}: {e}", p.display()));
-        }
-    }
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        log("cannot install signal handlers");
+    write_pid_file(&opts);
+    let Some((mut hup, mut term, mut int)) = signals() else {
         return exit::RUNTIME;
     };
     notify_ready();
@@ -330,17 +348,8 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
         }
         tokio::spawn(crate::metrics::server::serve(l, cmd_tx.clone()));
     }
-    if let Some(p) = &opts.pid_file {
-        if let Err(e) = std::fs::write(p, format!("{}\n", std::process::id())) {
-            log(&format!("cannot write pid file {}: {e}", p.display()));
-        }
-    }
-    let (Ok(mut hup), Ok(mut term), Ok(mut int)) = (
-        signal(SignalKind::hangup()),
-        signal(SignalKind::terminate()),
-        signal(SignalKind::interrupt()),
-    ) else {
-        log("cannot install signal handlers");
+    write_pid_file(&opts);
+    let Some((mut hup, mut term, mut int)) = signals() else {
         return exit::RUNTIME;
     };
     // SIGHUP is a reload request like the socket's.

@@ -4,12 +4,11 @@
 //! in its own process group, bounded by a timeout (SIGTERM to the group,
 //! SIGKILL after a grace).
 
-use std::process::Stdio;
 use std::time::Duration;
 
 use lvsd_checkers::misc::{self, MiscError};
 use thiserror::Error;
-use tokio::process::{Child, Command};
+use tokio::process::Child;
 
 use crate::config::model::{GlobalDefs, Script};
 
@@ -63,34 +62,11 @@ pub fn prepare(script: &Script, global: &GlobalDefs) -> Result<Prepared, ScriptE
 
 /// Starts the script (stdio to /dev/null) in its own session, as its user.
 pub fn spawn(p: &Prepared, extra_args: &[String]) -> std::io::Result<Child> {
-    let Some((prog, args)) = p.argv.split_first() else {
+    if p.argv.is_empty() {
         return Err(std::io::Error::other("empty command"));
-    };
-    let mut cmd = Command::new(prog);
-    cmd.args(args)
-        .args(extra_args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .kill_on_drop(true);
-    let (uid, gid) = (p.uid, p.gid);
-    // SAFETY: only async-signal-safe calls between fork and exec.
-    unsafe {
-        cmd.pre_exec(move || {
-            if libc::setsid() < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            if libc::getuid() != uid || libc::getgid() != gid {
-                if libc::setgroups(0, std::ptr::null()) < 0 && libc::getuid() == 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::setgid(gid) < 0 || libc::setuid(uid) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-            }
-            Ok(())
-        });
     }
+    let mut cmd = lvsd_checkers::misc::script_command(&p.argv, p.uid, p.gid);
+    cmd.args(extra_args);
     cmd.spawn()
 }
 

@@ -92,30 +92,7 @@ impl MiscCheck {
     }
 
     async fn run(&self) -> Verdict {
-        let mut cmd = Command::new(&self.argv[0]);
-        cmd.args(&self.argv[1..])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .kill_on_drop(true);
-        let (uid, gid) = (self.uid, self.gid);
-        // SAFETY: only async-signal-safe calls between fork and exec.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::setsid() < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                if libc::getuid() != uid || libc::getgid() != gid {
-                    if libc::setgroups(0, std::ptr::null()) < 0 && libc::getuid() == 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                    if libc::setgid(gid) < 0 || libc::setuid(uid) < 0 {
-                        return Err(std::io::Error::last_os_error());
-                    }
-                }
-                Ok(())
-            });
-        }
+        let mut cmd = script_command(&self.argv, self.uid, self.gid);
         let mut child = match cmd.spawn() {
             Ok(c) => c,
             Err(e) => return Verdict::Fail(format!("{}: cannot run: {e}", self.describe())),
@@ -160,6 +137,40 @@ impl MiscCheck {
             )),
         }
     }
+}
+
+/// A script's command, ready to spawn: no shell, stdio on /dev/null, its
+/// own session and process group (so a timeout can kill it whole), run as
+/// `uid`/`gid` with supplementary groups dropped. `argv` must not be empty.
+pub fn script_command(argv: &[String], uid: u32, gid: u32) -> Command {
+    let (prog, args) = argv
+        .split_first()
+        .map(|(p, a)| (p.as_str(), a))
+        .unwrap_or(("", &[]));
+    let mut cmd = Command::new(prog);
+    cmd.args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    // SAFETY: only async-signal-safe calls between fork and exec.
+    unsafe {
+        cmd.pre_exec(move || {
+            if libc::setsid() < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::getuid() != uid || libc::getgid() != gid {
+                if libc::setgroups(0, std::ptr::null()) < 0 && libc::getuid() == 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if libc::setgid(gid) < 0 || libc::setuid(uid) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+    cmd
 }
 
 fn kill_group(pgid: libc::pid_t, sig: libc::c_int) {
