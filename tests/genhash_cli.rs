@@ -107,11 +107,12 @@ fn same_digest_and_dump_as_keepalived() {
     assert_eq!(out, md5_line(b"hello world 1234\n"));
 }
 
+/// (what, the reply, what keepalived hashes: None when it prints no digest)
+type Case = (&'static str, &'static [u8], Option<&'static [u8]>);
+
 #[test]
 fn every_framing_matches_keepalived() {
-    // (reply, what keepalived hashes: the expected digest line, or None
-    // when it prints no digest)
-    let cases: &[(&str, &'static [u8], Option<&[u8]>)] = &[
+    let cases: &[Case] = &[
         (
             "Content-Length shorter than the body",
             b"HTTP/1.0 200 OK\r\nContent-Length: 5\r\n\r\nhelloEXTRA",
