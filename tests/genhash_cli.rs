@@ -107,6 +107,29 @@ fn same_digest_and_dump_as_keepalived() {
     assert_eq!(out, md5_line(b"hello world 1234\n"));
 }
 
+/// A 5000-byte header: no blank line within keepalived's 4095-byte buffer.
+static HUGE_HEADER: [u8; 5006] = padded_header::<5006>();
+/// A 4000-byte header with its blank line inside the buffer, then a body.
+static LONG_HEADER: [u8; 4004] = padded_header::<4004>();
+
+/// `HTTP/1.0 200 OK`, `X-Pad: aaa…` up to N-8 bytes, a blank line, `body`.
+const fn padded_header<const N: usize>() -> [u8; N] {
+    let mut b = [b'a'; N];
+    let start = b"HTTP/1.0 200 OK\r\nX-Pad: ";
+    let mut i = 0;
+    while i < start.len() {
+        b[i] = start[i];
+        i += 1;
+    }
+    let end = b"\r\n\r\nbody";
+    let mut j = 0;
+    while j < end.len() {
+        b[N - end.len() + j] = end[j];
+        j += 1;
+    }
+    b
+}
+
 /// (what, the reply, what keepalived hashes: None when it prints no digest)
 type Case = (&'static str, &'static [u8], Option<&'static [u8]>);
 
@@ -164,6 +187,16 @@ fn every_framing_matches_keepalived() {
             None,
         ),
         ("nothing sent", b"", None),
+        (
+            "header longer than keepalived's 4 KiB buffer",
+            &HUGE_HEADER,
+            None,
+        ),
+        (
+            "header just inside keepalived's buffer",
+            &LONG_HEADER,
+            Some(b"body"),
+        ),
     ];
     for (what, reply, hashed) in cases {
         let port = serve(reply, 8).to_string();

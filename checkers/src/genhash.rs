@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::conn::ConnOptions;
-use crate::http::response::{digest_body, header_end, md5_hex, ReadMode};
+use crate::http::response::{digest_body, header_end, md5_hex, ReadMode, KEEPALIVED_BUFFER};
 use crate::http::{request, tls, HttpCheck, HttpVersion, TlsSpec, UrlSpec};
 
 #[derive(Debug, Clone)]
@@ -136,7 +136,15 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
             };
         }
     };
-    let resp = &raw.bytes;
+    // keepalived looks for the end of the header within its receive
+    // buffer only: a longer header reads as "no data" (the buffer fills,
+    // the next read asks for 0 bytes and is taken as the end).
+    let first = &raw.bytes[..raw.bytes.len().min(KEEPALIVED_BUFFER)];
+    let resp: &[u8] = if header_end(first).is_some() {
+        &raw.bytes
+    } else {
+        first
+    };
     let complete = header_end(resp).is_some();
     let body = digest_body(resp);
     let hash = md5_hex(body);

@@ -183,7 +183,7 @@ pub fn status_code(buf: &[u8]) -> Option<u16> {
 
 /// keepalived's receive buffer (`MAX_BUFFER_LENGTH`, one byte kept for
 /// the NUL it appends).
-const KEEPALIVED_BUFFER: usize = 4096 - 1;
+pub const KEEPALIVED_BUFFER: usize = 4096 - 1;
 
 /// The `Content-Length:` cut keepalived applies to the digest, measured
 /// against 2.2.7: an exact-case `strstr` over its first receive buffer
