@@ -620,3 +620,42 @@ async fn misc_dynamic_weight_does_not_accumulate_across_a_timeout() {
         ]
     );
 }
+
+#[tokio::test]
+async fn udp_echo_reply_length_bounds_and_pattern_are_judged_on_arrival() {
+    let s = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let a = s.local_addr().unwrap();
+    tokio::spawn(async move {
+        let mut b = [0u8; 512];
+        for _ in 0..10 {
+            let Ok((n, from)) = s.recv_from(&mut b).await else {
+                return;
+            };
+            let _ = s.send_to(&b[..n], from).await;
+        }
+    });
+    let timeout = Duration::from_secs(3);
+    let run = |min: usize, max: usize, pattern: Option<&str>| {
+        let mut spec = UdpSpec::new(ConnOptions::new(a, timeout));
+        spec.payload = Some(b"ABCDEF".to_vec());
+        spec.min_reply_length = min;
+        spec.max_reply_length = max;
+        spec.require_reply = pattern.map(|p| ReplyPattern::parse(p).unwrap());
+        UdpCheck::new(spec)
+    };
+    for (min, max, pattern, pass) in [
+        (0, 255, Some("41xx43"), true),
+        (6, 6, Some("4142"), true),
+        (7, 255, Some("4142"), false),
+        (0, 5, Some("4142"), false),
+        (0, 255, Some("4143"), false),
+        (0, 255, None, true),
+    ] {
+        let (v, e) = timed(&run(min, max, pattern)).await;
+        assert_eq!(v.is_pass(), pass, "{min}..={max} {pattern:?}: {v:?}");
+        if !pass && min + max != 255 {
+            assert!(reason(&v).contains("reply length 6 outside"), "{v:?}");
+        }
+        assert!(e < AT_ONCE, "{min}..={max} {pattern:?}: {e:?}");
+    }
+}

@@ -402,10 +402,10 @@ mod tests {
         }
 
         // SNI: the real server's vhost is skipped; the VS's is used.
-        let sni = |vs: &str, rs: &str| {
+        let sni_with = |vs: &str, rs: &str, chk: &str, url: &str| {
             let text = format!(
                 "virtual_server 10.0.0.1 443 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n{vs}\
-                 real_server 127.0.0.1 443 {{\n{rs}  SSL_GET {{\n   enable_sni\n   url {{\n    path /\n   }}\n  }}\n }}\n}}\n"
+                 real_server 127.0.0.1 443 {{\n{rs}  SSL_GET {{\n   enable_sni\n{chk}   url {{\n    path /\n{url}   }}\n  }}\n }}\n}}\n"
             );
             let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
             assert!(!l.has_errors(), "{}", l.render_diagnostics());
@@ -413,7 +413,28 @@ mod tests {
             let (h, rs, vs) = parts(&cfg);
             tls(h, rs, vs, &cfg).unwrap().sni
         };
+        let sni = |vs: &str, rs: &str| sni_with(vs, rs, "", "");
         assert_eq!(sni("", &v("rs.example")), None);
+        // sni_name, then url, then checker virtualhost.
+        let all = (v("vs.example"), v("rs.example"));
+        assert_eq!(
+            sni_with(
+                &all.0,
+                &all.1,
+                &format!("{}   sni_name sni.example\n", v("chk.example")),
+                &v("url.example")
+            )
+            .as_deref(),
+            Some("sni.example")
+        );
+        assert_eq!(
+            sni_with(&all.0, &all.1, &v("chk.example"), &v("url.example")).as_deref(),
+            Some("url.example")
+        );
+        assert_eq!(
+            sni_with(&all.0, &all.1, &v("chk.example"), "").as_deref(),
+            Some("chk.example")
+        );
         assert_eq!(
             sni(&v("vs.example"), &v("rs.example")).as_deref(),
             Some("vs.example")
