@@ -209,7 +209,12 @@ async fn ping_loopback() {
     let c = PingCheck::new(PingSpec {
         conn: conn("127.0.0.1:0".parse().unwrap(), 2.0),
     });
+    let t = Instant::now();
     assert_eq!(c.attempt().await.verdict, Verdict::Pass);
+    assert!(
+        t.elapsed() < Duration::from_millis(700),
+        "echo reply awaited"
+    );
     let c6 = PingCheck::new(PingSpec {
         conn: conn("[::1]:0".parse().unwrap(), 2.0),
     });
