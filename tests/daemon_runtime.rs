@@ -161,3 +161,65 @@ async fn ha_suspend_follows_the_address() {
     assert_eq!(rt.apply_ha_suspend(&|_| true), 0);
     pump(&mut rt, &mut rx, |d| d.is_empty(), Duration::from_secs(5)).await;
 }
+
+/// `log_all_failures`: every failed attempt is logged (with its reason),
+/// not only the state change; without it only the change is. The first
+/// failure comes at 1 s (warmup 0) and takes the server down at once
+/// (keepalived's start-up rule); the next ones every delay_loop (1 s).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_all_failures_logs_every_failed_attempt() {
+    let closed = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        l.local_addr().unwrap().port()
+    };
+    for log_all in [true, false] {
+        let flag = if log_all { "   log_all_failures\n" } else { "" };
+        let text = format!(
+            "virtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n delay_loop 1\n\
+             real_server 127.0.0.1 80 {{\n  TCP_CHECK {{\n   connect_port {closed}\n   connect_timeout 1\n   warmup 0\n{flag}  }}\n }}\n}}\n"
+        );
+        let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+        assert!(!l.has_errors(), "{}", l.render_diagnostics());
+        let (tx, mut rx) = unbounded_channel();
+        let engine = Engine::new(tx, Box::new(|| 0.0));
+        let mut rt = Runtime::start(l.config, MemoryIpvs::default(), None, engine).unwrap();
+        let start = Instant::now();
+        let mut failures = Vec::new();
+        while start.elapsed() < Duration::from_millis(3500) {
+            if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await
+            {
+                rt.on_event(ev);
+            }
+            for line in rt.log.drain(..) {
+                if line.starts_with("check failed: ") {
+                    failures.push((start.elapsed(), line));
+                } else {
+                    // The state change (and its quorum) is logged either way.
+                    assert!(
+                        line.contains("is down") || line.contains("quorum"),
+                        "{line}"
+                    );
+                }
+            }
+        }
+        if !log_all {
+            assert!(failures.is_empty(), "{failures:?}");
+            continue;
+        }
+        // Attempts at 1, 2 and 3 s (refused at once).
+        assert_eq!(failures.len(), 3, "{failures:?}");
+        for (i, (at, line)) in failures.iter().enumerate() {
+            let want = Duration::from_secs(i as u64 + 1);
+            assert!(
+                *at + Duration::from_millis(50) >= want && *at < want + Duration::from_millis(600),
+                "failure {i} logged at {at:?}"
+            );
+            assert!(
+                line.ends_with(&format!(
+                    "TCP_CHECK 127.0.0.1:{closed}: connect to 127.0.0.1:{closed}: connection refused"
+                )),
+                "{line}"
+            );
+        }
+    }
+}

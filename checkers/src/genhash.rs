@@ -8,7 +8,7 @@ use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use crate::conn::ConnOptions;
-use crate::http::response::{digest_body, header_end, md5_hex, ReadMode};
+use crate::http::response::{digest_body, header_end, md5_hex, ReadMode, KEEPALIVED_BUFFER};
 use crate::http::{request, tls, HttpCheck, HttpVersion, TlsSpec, UrlSpec};
 
 #[derive(Debug, Clone)]
@@ -108,54 +108,118 @@ pub async fn genhash(req: &GenhashRequest) -> GenhashOutput {
         regex_no_match: false,
     };
     let started = std::time::Instant::now();
-    let resp = match check.fetch(&url, ReadMode::UntilClose).await {
+    let elapsed_line = |url: &str| {
+        format!(
+            "\nGlobal response time for [{url}] = {} usecs\n",
+            started.elapsed().as_micros()
+        )
+    };
+    let raw = match check.fetch_raw(&url, ReadMode::UntilClose).await {
         Ok(r) => r,
-        Err(e) if e.starts_with("connect") || e.starts_with("TLS") => {
-            return GenhashOutput {
-                stdout: "Connection failed\n".into(),
-                stderr: String::new(),
-            }
-        }
-        Err(_) => {
+        Err(e) if e.starts_with("response header larger") => {
+            // keepalived's 4 KiB buffer fills without a blank line.
             return GenhashOutput {
                 stdout: String::new(),
                 stderr: "no data received from remote webserver\n".into(),
+            };
+        }
+        Err(e) => {
+            // keepalived prints the checker's failure message and, with -v,
+            // the response time.
+            let mut stdout = format!("{}\n", failure_message(&e));
+            if req.verbose {
+                stdout.push_str(&elapsed_line(&req.url));
             }
+            return GenhashOutput {
+                stdout,
+                stderr: String::new(),
+            };
         }
     };
-    let body = digest_body(&resp);
+    // keepalived looks for the end of the header within its receive
+    // buffer only: a longer header reads as "no data" (the buffer fills,
+    // the next read asks for 0 bytes and is taken as the end).
+    let first = &raw.bytes[..raw.bytes.len().min(KEEPALIVED_BUFFER)];
+    let resp: &[u8] = if header_end(first).is_some() {
+        &raw.bytes
+    } else {
+        first
+    };
+    let complete = header_end(resp).is_some();
+    let body = digest_body(resp);
     let hash = md5_hex(body);
+    let no_data = "no data received from remote webserver\n".to_string();
     if !req.verbose {
-        return GenhashOutput {
-            stdout: format!("{hash}\n"),
-            stderr: String::new(),
+        return if complete {
+            GenhashOutput {
+                stdout: format!("{hash}\n"),
+                stderr: String::new(),
+            }
+        } else {
+            GenhashOutput {
+                stdout: String::new(),
+                stderr: no_data,
+            }
         };
     }
-    let end = header_end(&resp).unwrap_or(resp.len());
+    // keepalived's verbose output, as it prints it while reading: the
+    // header banner once something arrived, the header dumps once the
+    // blank line is found, the hashed bytes (cut at Content-Length) under
+    // their banner when there are any, the MD5 dump only when the server
+    // closed cleanly (EOF; TLS close_notify), then the hash (or "no data"
+    // on stderr) and the response time.
     let mut out = String::new();
-    banner(&mut out, "    HTTP Header Buffer    ");
-    hex_dump(&mut out, &resp[..end]);
-    banner(&mut out, " HTTP Header Ascii Buffer ");
-    out.push_str(&String::from_utf8_lossy(&resp[..end]));
-    out.push('\n');
-    banner(&mut out, "        HTML Buffer        ");
-    hex_dump(&mut out, &resp[end..]);
-    out.push('\n');
-    banner(&mut out, "    HTML hash resulting    ");
-    let raw: Vec<u8> = (0..hash.len() / 2)
-        .filter_map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).ok())
-        .collect();
-    hex_dump(&mut out, &raw);
-    banner(&mut out, " HTML hash final resulting ");
-    let _ = writeln!(out, "{hash}\n");
-    let _ = writeln!(
-        out,
-        "Global response time for [{}] = {} usecs",
-        req.url,
-        started.elapsed().as_micros()
-    );
+    if !resp.is_empty() {
+        banner(&mut out, "    HTTP Header Buffer    ");
+    }
+    if let Some(end) = header_end(resp) {
+        hex_dump(&mut out, &resp[..end]);
+        banner(&mut out, " HTTP Header Ascii Buffer ");
+        out.push_str(&String::from_utf8_lossy(&resp[..end]));
+        out.push('\n');
+        if !body.is_empty() {
+            banner(&mut out, "        HTML Buffer        ");
+            hex_dump(&mut out, body);
+        }
+    }
+    if raw.clean_close {
+        out.push('\n');
+        banner(&mut out, "    HTML hash resulting    ");
+        let digest: Vec<u8> = (0..hash.len() / 2)
+            .filter_map(|i| u8::from_str_radix(&hash[2 * i..2 * i + 2], 16).ok())
+            .collect();
+        hex_dump(&mut out, &digest);
+        banner(&mut out, " HTML hash final resulting ");
+    }
+    let mut stderr = String::new();
+    if complete {
+        let _ = writeln!(out, "{hash}");
+    } else {
+        stderr = no_data;
+    }
+    out.push_str(&elapsed_line(&req.url));
     GenhashOutput {
         stdout: out,
-        stderr: String::new(),
+        stderr,
+    }
+}
+
+/// keepalived's message for a failed genhash exchange (its checker's
+/// failure reasons, printed on stdout).
+fn failure_message(e: &str) -> &'static str {
+    if e.starts_with("connect: timed out") || e.starts_with("TLS handshake not done") {
+        "Timeout connecting"
+    } else if e.starts_with("connect") {
+        "Connection failed"
+    } else if e.starts_with("TLS") {
+        "SSL handshake/communication error connecting to"
+    } else if e.starts_with("send") || e.starts_with("timed out sending") {
+        "Cannot send get request to"
+    } else if e.starts_with("response not complete within the deadline (0 bytes") {
+        "Timeout WEB read"
+    } else if e.starts_with("response not complete") {
+        "Timeout HTTP read"
+    } else {
+        "Read error with"
     }
 }

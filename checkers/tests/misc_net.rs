@@ -168,8 +168,11 @@ async fn dns() {
         let mut spec = DnsSpec::new(conn(a, 2.0));
         spec.rr_type = RrType::A;
         spec.name = "example.org".into();
+        let t = Instant::now();
         let v = DnsCheck::new(spec).attempt().await.verdict;
         assert_eq!(v.is_pass(), pass, "mode {mode}: {v:?}");
+        // Judged on the reply's arrival, well before connect_timeout (2 s).
+        assert!(t.elapsed() < Duration::from_millis(700), "mode {mode}");
     }
 }
 
@@ -206,7 +209,12 @@ async fn ping_loopback() {
     let c = PingCheck::new(PingSpec {
         conn: conn("127.0.0.1:0".parse().unwrap(), 2.0),
     });
+    let t = Instant::now();
     assert_eq!(c.attempt().await.verdict, Verdict::Pass);
+    assert!(
+        t.elapsed() < Duration::from_millis(700),
+        "echo reply awaited"
+    );
     let c6 = PingCheck::new(PingSpec {
         conn: conn("[::1]:0".parse().unwrap(), 2.0),
     });

@@ -182,9 +182,9 @@ pub struct GenhashArgs {
     /// Use TLS (SSL_GET).
     #[arg(short = 'S', long = "use-ssl")]
     pub ssl: bool,
-    /// SNI name.
+    /// Send SNI: the virtual host given with -V (keepalived's `-I`, a flag).
     #[arg(short = 'I', long = "use-sni")]
-    pub sni: Option<String>,
+    pub sni: bool,
     /// Virtual host (Host header).
     #[arg(short = 'V', long = "use-virtualhost")]
     pub vhost: Option<String>,

@@ -24,7 +24,8 @@ pub fn run(a: &GenhashArgs) -> i32 {
         port: a.port,
         url: a.url.clone(),
         ssl: a.ssl,
-        sni: a.sni.clone(),
+        // keepalived's -I: SNI from the -V virtual host (none without it).
+        sni: if a.sni { a.vhost.clone() } else { None },
         vhost: a.vhost.clone(),
         version,
         fwmark: a.fwmark,

@@ -350,10 +350,14 @@ impl<B: IpvsBackend> Runtime<B> {
     /// Applies one engine event to the director; true when state changed.
     pub fn on_event(&mut self, ev: EngineEvent) -> bool {
         if let EngineEvent::Attempt {
-            id, pass, latency, ..
+            id,
+            pass,
+            latency,
+            reason,
+            ..
         } = &ev
         {
-            self.record_attempt(*id, *pass, *latency);
+            self.record_attempt(*id, *pass, *latency, reason.as_deref());
         }
         let (eid, up, delta, reason) = match ev {
             EngineEvent::Transition {
@@ -400,10 +404,28 @@ impl<B: IpvsBackend> Runtime<B> {
         self.transitions.extend(transitions);
     }
 
-    fn record_attempt(&mut self, eid: u64, pass: bool, latency: Duration) {
+    /// Counts an attempt for the status and metrics; with `log_all_failures`
+    /// (the checker's, else global `checker_log_all_failures`) every failed
+    /// attempt is logged, not only the state changes.
+    fn record_attempt(&mut self, eid: u64, pass: bool, latency: Duration, reason: Option<&str>) {
         let Some(&cid) = self.ids.get(&eid) else {
             return;
         };
+        if !pass {
+            let log_all = self
+                .cfg
+                .virtual_servers
+                .get(cid.vs)
+                .and_then(|v| v.real_servers.get(cid.rs))
+                .and_then(|r| r.checkers.get(cid.checker))
+                .is_some_and(|c| c.timing.log_all_failures);
+            if log_all {
+                self.log.push(format!(
+                    "check failed: {}",
+                    reason.unwrap_or("(no reason given)")
+                ));
+            }
+        }
         let Some((label, addr)) = self.rs_key(cid.vs, cid.rs) else {
             return;
         };

@@ -321,4 +321,123 @@ mod tests {
             })
         );
     }
+
+    /// The Host header on the wire follows keepalived's chain: url, then
+    /// checker, then real server, then virtual server `virtualhost`, else
+    /// `ip:port`; SSL_GET's SNI skips the real server's.
+    #[tokio::test]
+    async fn host_header_and_sni_follow_keepalived_virtualhost_chain() {
+        use std::io::{Read, Write};
+        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = l.local_addr().unwrap().port();
+        let (tx, rx) = std::sync::mpsc::channel::<String>();
+        std::thread::spawn(move || {
+            for _ in 0..5 {
+                let Ok((mut s, _)) = l.accept() else { return };
+                let _ = s.set_read_timeout(Some(std::time::Duration::from_secs(5)));
+                let mut buf = [0u8; 2048];
+                let n = s.read(&mut buf).unwrap_or(0);
+                let _ = tx.send(String::from_utf8_lossy(&buf[..n]).into_owned());
+                let _ = s.write_all(b"HTTP/1.0 200 OK\r\nContent-Length: 0\r\n\r\n");
+            }
+        });
+        let cfg_text = |vs: &str, rs: &str, chk: &str, url: &str| {
+            format!(
+                "virtual_server 10.0.0.1 80 {{\n lb_algo rr\n lb_kind NAT\n protocol TCP\n{vs}\
+                 real_server 127.0.0.1 {port} {{\n{rs}  HTTP_GET {{\n{chk}   url {{\n    path /h\n{url}   }}\n  }}\n }}\n}}\n"
+            )
+        };
+        let v = |name: &str| format!("   virtualhost {name}\n");
+        let cases = [
+            (
+                v("vs.example"),
+                v("rs.example"),
+                v("chk.example"),
+                v("url.example"),
+                "url.example",
+            ),
+            (
+                v("vs.example"),
+                v("rs.example"),
+                v("chk.example"),
+                String::new(),
+                "chk.example",
+            ),
+            (
+                v("vs.example"),
+                v("rs.example"),
+                String::new(),
+                String::new(),
+                "rs.example",
+            ),
+            (
+                v("vs.example"),
+                String::new(),
+                String::new(),
+                String::new(),
+                "vs.example",
+            ),
+            (
+                String::new(),
+                String::new(),
+                String::new(),
+                String::new(),
+                &*format!("127.0.0.1:{port}"),
+            ),
+        ];
+        for (vs, rs, chk, url, want) in &cases {
+            let text = cfg_text(vs, rs, chk, url);
+            let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+            assert!(!l.has_errors(), "{}", l.render_diagnostics());
+            let cfg = l.config;
+            let vs = &cfg.virtual_servers[0];
+            let rs = &vs.real_servers[0];
+            let check = build(&rs.checkers[0], rs, vs, &cfg).unwrap();
+            assert!(check.attempt().await.verdict.is_pass());
+            let req = rx.recv_timeout(std::time::Duration::from_secs(5)).unwrap();
+            assert!(
+                req.contains(&format!("\r\nHost: {want}\r\n")),
+                "want Host {want}: {req:?}"
+            );
+        }
+
+        // SNI: the real server's vhost is skipped; the VS's is used.
+        let sni_with = |vs: &str, rs: &str, chk: &str, url: &str| {
+            let text = format!(
+                "virtual_server 10.0.0.1 443 {{\n lb_algo rr\n lb_kind DR\n protocol TCP\n{vs}\
+                 real_server 127.0.0.1 443 {{\n{rs}  SSL_GET {{\n   enable_sni\n{chk}   url {{\n    path /\n{url}   }}\n  }}\n }}\n}}\n"
+            );
+            let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+            assert!(!l.has_errors(), "{}", l.render_diagnostics());
+            let cfg = l.config;
+            let (h, rs, vs) = parts(&cfg);
+            tls(h, rs, vs, &cfg).unwrap().sni
+        };
+        let sni = |vs: &str, rs: &str| sni_with(vs, rs, "", "");
+        assert_eq!(sni("", &v("rs.example")), None);
+        // sni_name, then url, then checker virtualhost.
+        let all = (v("vs.example"), v("rs.example"));
+        assert_eq!(
+            sni_with(
+                &all.0,
+                &all.1,
+                &format!("{}   sni_name sni.example\n", v("chk.example")),
+                &v("url.example")
+            )
+            .as_deref(),
+            Some("sni.example")
+        );
+        assert_eq!(
+            sni_with(&all.0, &all.1, &v("chk.example"), &v("url.example")).as_deref(),
+            Some("url.example")
+        );
+        assert_eq!(
+            sni_with(&all.0, &all.1, &v("chk.example"), "").as_deref(),
+            Some("chk.example")
+        );
+        assert_eq!(
+            sni(&v("vs.example"), &v("rs.example")).as_deref(),
+            Some("vs.example")
+        );
+    }
 }

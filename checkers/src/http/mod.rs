@@ -24,7 +24,9 @@ use crate::rounds::UrlRounds;
 use crate::socket::tcp_connect;
 
 pub use request::HttpVersion;
-use response::{digest_body, md5_hex, read, status_code, ReadMode};
+use response::{
+    digest_body, header_end, md5_hex, read_raw, status_code, RawResponse, ReadError, ReadMode,
+};
 
 /// One `url { ... }` block.
 #[derive(Debug, Clone)]
@@ -95,14 +97,14 @@ async fn exchange<S: AsyncRead + AsyncWrite + Unpin>(
     req: &[u8],
     deadline: Instant,
     mode: ReadMode,
-) -> Result<Vec<u8>, String> {
+) -> Result<RawResponse, String> {
     let left = deadline.saturating_duration_since(Instant::now());
     match tokio::time::timeout(left, s.write_all(req)).await {
         Err(_) => return Err("timed out sending the request".into()),
         Ok(Err(e)) => return Err(format!("send: {}", io_error(&e))),
         Ok(Ok(())) => {}
     }
-    read(s, deadline, mode).await.map_err(|e| e.to_string())
+    read_raw(s, deadline, mode).await.map_err(|e| e.to_string())
 }
 
 impl HttpCheck {
@@ -114,8 +116,19 @@ impl HttpCheck {
         }
     }
 
-    /// Fetches one URL; returns the raw response.
+    /// Fetches one URL; returns the raw response, which has at least a
+    /// complete header.
     pub async fn fetch(&self, url: &UrlSpec, mode: ReadMode) -> Result<Vec<u8>, String> {
+        let raw = self.fetch_raw(url, mode).await?;
+        if raw.bytes.is_empty() || header_end(&raw.bytes).is_none() {
+            return Err(ReadError::NoData.to_string());
+        }
+        Ok(raw.bytes)
+    }
+
+    /// Fetches one URL; returns whatever arrived (possibly nothing) and
+    /// how the server ended the stream (genhash's verbose dump).
+    pub async fn fetch_raw(&self, url: &UrlSpec, mode: ReadMode) -> Result<RawResponse, String> {
         let deadline = Instant::now() + self.deadline;
         let mut tcp = tcp_connect(&self.conn, self.deadline)
             .await

@@ -94,14 +94,39 @@ pub fn is_complete(buf: &[u8]) -> bool {
     false
 }
 
+/// What a read returned, whatever its shape.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawResponse {
+    pub bytes: Vec<u8>,
+    /// The server closed cleanly (EOF; for TLS, after close_notify), as
+    /// opposed to a reset or a TLS connection cut without close_notify.
+    pub clean_close: bool,
+}
+
 /// Reads a response until the deadline.
 pub async fn read<S: AsyncRead + Unpin>(
     s: &mut S,
     deadline: Instant,
     mode: ReadMode,
 ) -> Result<Vec<u8>, ReadError> {
+    let raw = read_raw(s, deadline, mode).await?;
+    if raw.bytes.is_empty() || header_end(&raw.bytes).is_none() {
+        return Err(ReadError::NoData);
+    }
+    Ok(raw.bytes)
+}
+
+/// Reads until the deadline, returning whatever arrived (possibly nothing,
+/// or a header without its blank line) and how the stream ended; fails
+/// only on the deadline, the header cap, or an error before any byte.
+pub async fn read_raw<S: AsyncRead + Unpin>(
+    s: &mut S,
+    deadline: Instant,
+    mode: ReadMode,
+) -> Result<RawResponse, ReadError> {
     let mut buf = Vec::with_capacity(4096);
     let mut chunk = [0u8; 16 * 1024];
+    let mut clean_close = true;
     loop {
         let now = Instant::now();
         if now >= deadline {
@@ -114,7 +139,9 @@ pub async fn read<S: AsyncRead + Unpin>(
                 if buf.is_empty() {
                     return Err(ReadError::Io(e.to_string()));
                 }
-                // A reset after data: judge what arrived.
+                // A reset (or a TLS close without close_notify) after
+                // data: judge what arrived.
+                clean_close = false;
                 break;
             }
             Ok(Ok(0)) => break,
@@ -132,13 +159,10 @@ pub async fn read<S: AsyncRead + Unpin>(
             }
         }
     }
-    if buf.is_empty() {
-        return Err(ReadError::NoData);
-    }
-    if header_end(&buf).is_none() {
-        return Err(ReadError::NoData);
-    }
-    Ok(buf)
+    Ok(RawResponse {
+        bytes: buf,
+        clean_close,
+    })
 }
 
 /// keepalived's status parse: `HTTP/x <3 digits><SP>`; anything else is 0.
@@ -157,22 +181,73 @@ pub fn status_code(buf: &[u8]) -> Option<u16> {
     code.parse().ok()
 }
 
+/// keepalived's receive buffer (`MAX_BUFFER_LENGTH`, one byte kept for
+/// the NUL it appends).
+pub const KEEPALIVED_BUFFER: usize = 4096 - 1;
+
+/// The `Content-Length:` cut keepalived applies to the digest, measured
+/// against 2.2.7: an exact-case `strstr` over its first receive buffer
+/// (the header and whatever body came with it, up to a NUL byte), the
+/// value read as `strtoul` does (leading whitespace, CR and LF included, an
+/// optional sign), and accepted only when the number is followed by CR, LF
+/// or the end of the buffer; no digits at all read as 0. A value out of
+/// range or negative means no cut.
+pub fn content_length_cut(buf: &[u8]) -> Option<usize> {
+    let first = &buf[..buf.len().min(KEEPALIVED_BUFFER)];
+    let first = match first.iter().position(|&b| b == 0) {
+        Some(nul) => &first[..nul],
+        None => first,
+    };
+    const TAG: &[u8] = b"Content-Length:";
+    let at = first.windows(TAG.len()).position(|w| w == TAG)?;
+    let start = at + TAG.len();
+    let rest = &first[start..];
+    let mut i = rest
+        .iter()
+        .take_while(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r' | 0x0b | 0x0c))
+        .count();
+    let negative = match rest.get(i) {
+        Some(b'-') => {
+            i += 1;
+            true
+        }
+        Some(b'+') => {
+            i += 1;
+            false
+        }
+        _ => false,
+    };
+    let digits = rest[i..].iter().take_while(|b| b.is_ascii_digit()).count();
+    // strtoul's end pointer: after the digits, or back at the start when
+    // nothing converted.
+    let end = if digits == 0 { 0 } else { i + digits };
+    if !matches!(rest.get(end), None | Some(b'\r') | Some(b'\n')) {
+        return None;
+    }
+    if digits == 0 {
+        return Some(0);
+    }
+    let value: u64 = std::str::from_utf8(&rest[i..i + digits])
+        .ok()?
+        .parse()
+        .ok()?;
+    if negative && value != 0 {
+        return None;
+    }
+    usize::try_from(value).ok()
+}
+
 /// The bytes keepalived hashes: after the first blank line, cut at an
-/// exact-case `Content-Length:` value when present.
+/// exact-case `Content-Length:` value (see `content_length_cut`).
 pub fn digest_body(buf: &[u8]) -> &[u8] {
     let Some(end) = header_end(buf) else {
         return &[];
     };
     let body = &buf[end..];
-    let head = String::from_utf8_lossy(&buf[..end]);
-    if let Some(pos) = head.find("Content-Length:") {
-        let v = head[pos + "Content-Length:".len()..].trim_start();
-        let digits: String = v.chars().take_while(|c| c.is_ascii_digit()).collect();
-        if let Ok(cl) = digits.parse::<usize>() {
-            return &body[..cl.min(body.len())];
-        }
+    match content_length_cut(buf) {
+        Some(cl) => &body[..cl.min(body.len())],
+        None => body,
     }
-    body
 }
 
 pub fn md5_hex(data: &[u8]) -> String {
@@ -199,6 +274,32 @@ mod tests {
         assert_eq!(digest_body(r), b"helloEXTRA");
         let r = b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n";
         assert_eq!(digest_body(r), b"5\r\nhello\r\n0\r\n\r\n");
+    }
+
+    /// Each case measured with `keepalived --genhash` 2.2.7 (body `hello`).
+    #[test]
+    fn content_length_as_keepalived_2_2_7_reads_it() {
+        let h = |hdr: &str, body: &str| format!("HTTP/1.0 200 OK\r\n{hdr}\r\n{body}").into_bytes();
+        let cut = |hdr: &str| content_length_cut(&h(hdr, "hello"));
+        assert_eq!(cut("Content-Length: 3\r\n"), Some(3));
+        assert_eq!(cut("Content-Length:3\r\n"), Some(3));
+        assert_eq!(cut("Content-Length: +3\r\n"), Some(3));
+        assert_eq!(cut("Content-Length: 03\r\n"), Some(3));
+        assert_eq!(cut("Content-Length:  \t3\r\n"), Some(3));
+        assert_eq!(cut("Content-Length: \r\n 3\r\n"), Some(3));
+        assert_eq!(cut("Content-Length: 3\nX: y\r\n"), Some(3));
+        assert_eq!(cut("Content-Length: 3\r\nContent-Length: 4\r\n"), Some(3));
+        assert_eq!(cut("X-Content-Length: 2\r\n"), Some(2));
+        assert_eq!(cut("Content-Length:\r\n"), Some(0));
+        assert_eq!(cut("Content-Length: 3 \r\n"), None);
+        assert_eq!(cut("Content-Length: 3\t\r\n"), None);
+        assert_eq!(cut("Content-Length: abc\r\n"), None);
+        assert_eq!(cut("Content-Length: -3\r\n"), None);
+        assert_eq!(cut("Content-Length: 99999999999999999999999\r\n"), None);
+        assert_eq!(cut("content-length: 3\r\n"), None);
+        // Found in the body when it came in the first buffer.
+        let r = h("Server: x\r\n", "hello\r\nContent-Length: 3\r\nworld");
+        assert_eq!(digest_body(&r), b"hel");
     }
 
     #[test]
