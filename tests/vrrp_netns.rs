@@ -37,11 +37,36 @@ fn start(lan: &Lan, dir: &TempDir, i: usize, text: &str) -> Proc {
         .path(&format!("owned{i}"))
         .to_string_lossy()
         .into_owned();
+    let sock = dir
+        .path(&format!("ctl{i}.sock"))
+        .to_string_lossy()
+        .into_owned();
     lan.spawn(
         i,
-        &[LVSD, "-P", "-f", &c, "--owned-file", &own],
+        &[
+            LVSD,
+            "-P",
+            "-f",
+            &c,
+            "--owned-file",
+            &own,
+            "--control-socket",
+            &sock,
+        ],
         &dir.path(&format!("n{i}.log")),
     )
+}
+
+/// `lvsd status` of node `i` (human or JSON), with its errors.
+fn status(dir: &TempDir, i: usize, json: bool) -> String {
+    let sock = dir.path(&format!("ctl{i}.sock"));
+    let mut cmd = std::process::Command::new(LVSD);
+    cmd.arg("status").arg("--socket").arg(&sock);
+    if json {
+        cmd.arg("--json");
+    }
+    let out = cmd.output().expect("lvsd status");
+    String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr)
 }
 
 fn holds_only(lan: &Lan, i: usize) -> bool {
@@ -552,6 +577,21 @@ fn reload_applies_changes_without_transitions_and_refuses_broken_configs() {
     .unwrap_or_else(|| panic!("no refusal: {}", a.output()));
     std::thread::sleep(Duration::from_millis(600));
     assert!(holds_only(&lan, 0) && lan.has_addr(0, vip2));
+    // `lvsd status` over the control socket says what and why.
+    let st = status(&dir, 0, false);
+    assert!(
+        st.contains("vrrp VI_1 (vrid 51 on eth0): MASTER priority 200"),
+        "{st}"
+    );
+    let st = status(&dir, 1, true);
+    assert!(
+        st.contains("\"state\": \"BACKUP\"") && st.contains("\"priority\": 100"),
+        "{st}"
+    );
+    assert!(
+        st.contains("(priority 200)"),
+        "B heard the new priority: {st}"
+    );
     // The instance removed from A's config: A resigns, B takes over at once.
     dir.write("n0.conf", "global_defs {\n  router_id A\n}\n");
     a.signal(libc::SIGHUP);

@@ -24,7 +24,7 @@ use tokio::sync::mpsc::{self, unbounded_channel};
 
 use crate::cli::{self, exit};
 use crate::control::access;
-use crate::control::protocol::Request;
+use crate::control::protocol::{Request, Response};
 use crate::control::server::{self, Command};
 use crate::notify::Notifier;
 use crate::vrrp::engine::{Engine as VrrpEngine, SharedStatus, StateHook, VrrpCommand, VrrpEvent};
@@ -86,6 +86,57 @@ pub fn run(opts: DaemonOptions) -> i32 {
         }
     };
     rt.block_on(main_loop(opts))
+}
+
+/// The control socket, if configured. Another lvsd listening there is
+/// fatal when `exclusive` (two directors must never share one IPVS table);
+/// any other failure runs without a socket.
+fn bind_control(opts: &DaemonOptions, exclusive: bool) -> Result<Option<access::BoundSocket>, i32> {
+    let Some(path) = &opts.control_socket else {
+        return Ok(None);
+    };
+    let group = match opts.control_group.as_deref().map(access::resolve_group) {
+        Some(Ok(g)) => Some(g),
+        Some(Err(e)) => {
+            log(&e.to_string());
+            return Err(exit::RUNTIME);
+        }
+        None => None,
+    };
+    match access::bind(path, group) {
+        Ok(s) => Ok(Some(s)),
+        Err(e @ access::AccessError::InUse(_)) if exclusive => {
+            log(&e.to_string());
+            Err(exit::RUNTIME)
+        }
+        Err(e) => {
+            log(&format!("{e}; running without a control socket"));
+            Ok(None)
+        }
+    }
+}
+
+/// `lvsd -P`'s answers on the control socket: VRRP status and reload; no
+/// director.
+fn vrrp_only_answer(
+    req: Request,
+    vrrp: Option<&VrrpHandle>,
+    reload: &mut dyn FnMut() -> Response,
+) -> Response {
+    match req {
+        Request::Status => Response::Status(crate::control::protocol::Status {
+            virtual_servers: Vec::new(),
+            reconcile: Default::default(),
+            reloads: Default::default(),
+            draining: 0,
+            vrrp: vrrp
+                .map(|v| crate::control::status::vrrp(&v.status))
+                .unwrap_or_default(),
+        }),
+        Request::Reload => reload(),
+        Request::Rs { .. } => Response::error("lvsd -P runs VRRP only: there are no real servers"),
+        Request::Watch => Response::error("watch is served by the socket"),
+    }
 }
 
 fn write_pid_file(opts: &DaemonOptions) {
@@ -209,22 +260,60 @@ async fn vrrp_only(opts: DaemonOptions, cfg: crate::config::model::Config) -> i3
             return exit::RUNTIME;
         }
     };
+    let (cmd_tx, mut cmd_rx) = mpsc::channel::<Command>(64);
+    if let Ok(Some(sock)) = bind_control(&opts, false) {
+        log(&format!("control socket: {}", sock.path.display()));
+        let (events, _) = tokio::sync::broadcast::channel(16);
+        tokio::spawn(server::serve(sock, cmd_tx.clone(), events));
+    }
+    drop(cmd_tx);
     write_pid_file(&opts);
     let Some((mut hup, mut term, mut int)) = signals() else {
         return exit::RUNTIME;
     };
     notify_ready();
+    let reload = |vrrp: &Option<VrrpHandle>| -> Response {
+        let loaded = cli::load(&opts.common.file, opts.common.config_id.as_deref(), false);
+        if loaded.has_errors() {
+            let diagnostics = loaded.render_diagnostics();
+            eprint!("{diagnostics}");
+            let message =
+                "reload refused: the new configuration has errors; still running the previous one";
+            log(message);
+            return Response::Error {
+                message: message.into(),
+                diagnostics: Some(diagnostics),
+            };
+        }
+        if let Some(v) = vrrp {
+            let _ = v
+                .commands
+                .send(VrrpCommand::Reload(Box::new(loaded.config)));
+        }
+        Response::Reloaded { operations: 0 }
+    };
     loop {
         tokio::select! {
             _ = hup.recv() => {
-                let loaded = cli::load(&opts.common.file, opts.common.config_id.as_deref(), false);
-                if loaded.has_errors() {
-                    eprint!("{}", loaded.render_diagnostics());
-                    log("reload refused: the new configuration has errors; still running the previous one");
-                } else if let Some(v) = &vrrp {
-                    let _ = v.commands.send(VrrpCommand::Reload(Box::new(loaded.config)));
-                }
+                reload(&vrrp);
             }
+            Some(cmd) = cmd_rx.recv() => match cmd {
+                Command::Request { req, reply } => {
+                    let resp = vrrp_only_answer(req, vrrp.as_ref(), &mut || reload(&vrrp));
+                    if let Some(r) = reply {
+                        let _ = r.send(resp);
+                    }
+                }
+                Command::Metrics { reply } => {
+                    let list = vrrp
+                        .as_ref()
+                        .and_then(|v| v.status.lock().ok().map(|l| l.clone()))
+                        .unwrap_or_default();
+                    let _ = reply.send(crate::metrics::exposition::render(
+                        &crate::metrics::collect::vrrp_families(&list),
+                    ));
+                }
+            },
             _ = term.recv() => break,
             _ = int.recv() => break,
         }
@@ -256,31 +345,9 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
     };
     // Control socket and metrics listener first: a taken socket or port is
     // an error before anything touches IPVS.
-    let control = match &opts.control_socket {
-        Some(path) => {
-            let group = match opts.control_group.as_deref().map(access::resolve_group) {
-                Some(Ok(g)) => Some(g),
-                Some(Err(e)) => {
-                    log(&e.to_string());
-                    return exit::RUNTIME;
-                }
-                None => None,
-            };
-            match access::bind(path, group) {
-                Ok(s) => Some(s),
-                // Another lvsd owns the table: never run two.
-                Err(e @ access::AccessError::InUse(_)) => {
-                    log(&e.to_string());
-                    return exit::RUNTIME;
-                }
-                // The director matters more than its socket: run without.
-                Err(e) => {
-                    log(&format!("{e}; running without a control socket"));
-                    None
-                }
-            }
-        }
-        None => None,
+    let control = match bind_control(&opts, true) {
+        Ok(c) => c,
+        Err(code) => return code,
     };
     let metrics = match opts.metrics_listen {
         Some(addr) => match crate::metrics::server::bind(addr).await {
