@@ -5,7 +5,7 @@
   client OUT PHASEFILE MODE=URL...
                               one sequential request loop per MODE (a thread
                               each): every request has a 3 s total deadline;
-                              a line "PHASE MODE ok|fail SECONDS" per request
+                              a line "PHASE MODE ok|WHY SECONDS ENDED(epoch)" per request
                               in OUT; stops when PHASEFILE says "stop" or at
                               the bounds (requests, seconds)
   hold HOST PORT OUT PHASEFILE
@@ -77,6 +77,7 @@ def serve(name):
 
 
 def one_request(host, port, path):
+    """None when the request succeeded, else why it failed."""
     deadline = time.monotonic() + TIMEOUT
     try:
         with socket.create_connection((host, port), timeout=TIMEOUT) as s:
@@ -85,15 +86,23 @@ def one_request(host, port, path):
             while True:
                 left = deadline - time.monotonic()
                 if left <= 0:
-                    return False
+                    return "timeout"
                 s.settimeout(left)
                 d = s.recv(4096)
                 if not d:
                     break
                 data += d
-            return data.startswith(b"HTTP/1.0 200") and data.endswith(b"\n")
-    except OSError:
-        return False
+            if data.startswith(b"HTTP/1.0 200") and data.endswith(b"\n"):
+                return None
+            return "bad-reply"
+    except socket.timeout:
+        return "timeout"
+    except ConnectionResetError:
+        return "reset"
+    except ConnectionRefusedError:
+        return "refused"
+    except OSError as e:
+        return "error-%s" % (e.errno or "x")
 
 
 def client(out, phasefile, specs):
@@ -111,10 +120,10 @@ def client(out, phasefile, specs):
             if p == "stop" or time.monotonic() - start > MAX_SECONDS:
                 return
             t0 = time.monotonic()
-            ok = one_request(host, int(port or 80), "/" + path)
+            err = one_request(host, int(port or 80), "/" + path)
             dt = time.monotonic() - t0
             with lock:
-                f.write("%s %s %s %.3f\n" % (p, mode, "ok" if ok else "fail", dt))
+                f.write("%s %s %s %.3f %.3f\n" % (p, mode, err or "ok", dt, time.time()))
             time.sleep(INTERVAL)
 
     threads = []
