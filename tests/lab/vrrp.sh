@@ -515,9 +515,9 @@ took_of() { awk -v p="$2" '$1 == p { print $2 }' "$LAB_TMP/took-$1"; }
 echo
 say "results (advert_int 1, client deadline 3 s per request, one request every 0.1 s per mode)"
 if demo; then
-    printf '    %-9s %-4s %-22s %s\n' phase mode "lvsd sent/failed/worst" "VIP on dirB after the kill/TERM (shell polling)"
+    printf '    %-9s %-4s %-22s %s\n' phase mode "lvsd sent/failed/worst" "VIPs moved after (polled)"
 else
-    printf '    %-9s %-4s %-22s %-22s %s\n' phase mode "lvsd sent/failed/worst" "keepalived" "VIP on dirB after the kill/TERM (shell polling) lvsd / keepalived"
+    printf '    %-9s %-4s %-22s %-22s %s\n' phase mode "lvsd sent/failed/worst" "keepalived" "VIPs moved after (polled) lvsd / keepalived"
 fi
 for ph in warm crash restore1 graceful restore2 sync; do
     for m in DR NAT; do
