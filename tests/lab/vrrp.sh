@@ -234,11 +234,16 @@ stop_all() {
     [ -z "$CLIENT" ] || { kill "$CLIENT" 2>/dev/null || true; wait "$CLIENT" 2>/dev/null || true; }
     [ -z "$HOLD" ] || { kill "$HOLD" 2>/dev/null || true; wait "$HOLD" 2>/dev/null || true; }
     cap_stop
+    for x in $MA $MB; do kill "$x" 2>/dev/null || true; done
+    MA=""
+    MB=""
     CLIENT=""
     HOLD=""
 }
 CLIENT=""
 HOLD=""
+MA=""
+MB=""
 cleanup() {
     set +e
     say "cleanup at $(date +%T.%3N)"
@@ -390,6 +395,12 @@ run_impl() { # lvsd | keepalived
     explain "graceful stop: SIGTERM to dirA; it sends priority 0 but keeps the VIPs and forwarding until dirB's advert is heard"
     phase graceful
     gap=no
+    # Address events with timestamps: when dirA dropped the VIP, when dirB added it.
+    ip -n dirA -ts monitor address > "$LAB_TMP/monA" 2>&1 </dev/null &
+    MA=$!
+    ip -n dirB -ts monitor address > "$LAB_TMP/monB" 2>&1 </dev/null &
+    MB=$!
+    sleep 0.5
     eval "p=\$PID_dirA"
     t0=$(now_ms)
     T_TERM=$(date +%s.%N)
@@ -407,9 +418,22 @@ run_impl() { # lvsd | keepalived
     done
     wait_master dirB 10 || { logs; fail "$IMPL: dirB did not take over on graceful stop"; }
     took graceful $(($(now_ms) - t0)) "dirB sole holder after"
+    reap dirA 10
+    kill $MA $MB 2>/dev/null || true
+    wait $MA $MB 2>/dev/null || true
+    # > 0: both held the VIP for that long (make-before-break); < 0: nobody did.
+    ov=$(awk -v vip=" $VIP/" '
+        function secs(t, a) { split(t, a, /[T:\]]/); return a[2] * 3600 + a[3] * 60 + a[4] }
+        index($0, vip) && FILENAME ~ /monA$/ && / Deleted / && !del { del = secs($1) }
+        index($0, vip) && FILENAME ~ /monB$/ && !/ Deleted / && !add { add = secs($1) }
+        END { if (del && add) printf "%.3f\n", del - add }' "$LAB_TMP/monA" "$LAB_TMP/monB")
+    if [ -n "$ov" ]; then
+        case $ov in -*) gap=yes ;; esac
+        say "  VIP held by both for $ov s (negative: unowned) between dirB adding it and dirA dropping it"
+        echo "overlap $ov" >> "$LAB_TMP/took-$IMPL"
+    fi
     say "  VIP unowned at some point during the hand-over: $gap"
     echo "gap-$gap 0" >> "$LAB_TMP/took-$IMPL"
-    reap dirA 10
     logs
     sleep $PAUSE
     if demo; then tables; fi
@@ -545,7 +569,7 @@ for k in crash graceful; do
     demo || line="$line, keepalived $(took_of keepalived advert-$k) s"
     say "$line"
 done
-say "  lvsd graceful: VIP unowned at some point: $(awk '$1 ~ /^gap-/ { print substr($1, 5) }' "$LAB_TMP/took-lvsd")$(demo || echo ", keepalived: $(awk '$1 ~ /^gap-/ { print substr($1, 5) }' "$LAB_TMP/took-keepalived")")"
+say "  graceful, VIP held by both (negative: by nobody) for: lvsd $(took_of lvsd overlap) s$(demo || echo ", keepalived $(took_of keepalived overlap) s")"
 say "keepalived reference in issue #6 (DR): crash 1 failed, worst 3.0 s; graceful 0 failed, worst 1.13 s"
 
 # --- the verdict -------------------------------------------------------------
