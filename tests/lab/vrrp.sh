@@ -297,7 +297,7 @@ tables() {
 
 # Switches the client's phase; tells how the previous one went.
 PREV=""
-phase() { # name
+phase() { # name [explanation, demo only]
     echo "$1" > "$PH"
     if [ -n "$PREV" ] && [ -s "$REQ" ]; then
         sleep 0.3
@@ -305,6 +305,7 @@ phase() { # name
             END { for (m in n) printf "    requests in %s so far, %s: %d sent, %d failed, worst %.2f s\n", p, m, n[m], f[m], w[m] }' "$REQ"
     fi
     PREV=$1
+    if [ -n "$2" ]; then explain "$2"; fi
     say "phase $1 ($IMPL) at $(date +%T.%3N)"
 }
 REQ=/dev/null
@@ -363,15 +364,13 @@ run_impl() { # lvsd | keepalived
     REQ=$LAB_TMP/req-$IMPL.log
     : > "$REQ"
     PREV=""
-    explain "both directors have the same IPVS table; dirA (priority 150) holds the VIPs; the client starts"
-    phase warm
+    phase warm "both directors have the same IPVS table; dirA (priority 150) holds the VIPs; the client starts"
     ip netns exec cli python3 $TOOL client "$REQ" "$PH" DR=http://$VIP:80/ NAT=http://$VIP:8080/ </dev/null &
     CLIENT=$!
     wait_for "[ \$(wc -l < $REQ) -ge 4 ]" 20 || fail "$IMPL: the client made no requests"
     sleep 2
 
-    explain "crash: dirA is SIGKILLed and unplugged; dirB takes over when 3 adverts are missing (3 x 1 s + skew 0.61 s)"
-    phase crash
+    phase crash "crash: dirA is SIGKILLed and unplugged; dirB takes over when 3 adverts are missing (3 x 1 s + skew 0.61 s)"
     t0=$(now_ms)
     T_CRASH=$(date +%s.%N)
     crash_dir dirA
@@ -382,8 +381,7 @@ run_impl() { # lvsd | keepalived
     sleep $((PAUSE + 1))
     if demo; then tables; fi
 
-    explain "dirA reboots (clean kernel state) and starts lvsd: first its IPVS table, then VRRP; it preempts dirB"
-    phase restore1
+    phase restore1 "dirA reboots (clean kernel state) and starts lvsd: first its IPVS table, then VRRP; it preempts dirB"
     reboot_dir dirA
     start_dir dirA
     t0=$(now_ms)
@@ -392,8 +390,7 @@ run_impl() { # lvsd | keepalived
     logs
     sleep $PAUSE
 
-    explain "graceful stop: SIGTERM to dirA; it sends priority 0 but keeps the VIPs and forwarding until dirB's advert is heard"
-    phase graceful
+    phase graceful "graceful stop: SIGTERM to dirA; it sends priority 0 but keeps the VIPs and forwarding until dirB's advert is heard, plus 0.2 s for dirB's GARPs"
     gap=no
     # Address events with timestamps: when dirA dropped the VIP, when dirB added it.
     ip -n dirA -ts monitor address > "$LAB_TMP/monA" 2>&1 </dev/null &
@@ -438,8 +435,7 @@ run_impl() { # lvsd | keepalived
     sleep $PAUSE
     if demo; then tables; fi
 
-    explain "dirA comes back again and preempts"
-    phase restore2
+    phase restore2 "dirA comes back again and preempts"
     reboot_dir dirA
     start_dir dirA
     t0=$(now_ms)
@@ -482,8 +478,7 @@ run_impl() { # lvsd | keepalived
 # A long-lived connection to VIP:9000 (DR) through dirA, synced to dirB by
 # the IPVS sync daemons, survives dirA's crash.
 sync_test() {
-    explain "a long-lived TCP connection through dirA; lvs_sync_daemon copies it to dirB's table; then dirA crashes"
-    phase sync
+    phase sync "a long-lived TCP connection through dirA; lvs_sync_daemon copies it to dirB's table; then dirA crashes"
     HL=$LAB_TMP/hold.log
     : > "$HL"
     ip netns exec cli python3 $TOOL hold $VIP 9000 "$HL" "$PH" </dev/null &
