@@ -314,8 +314,27 @@ fn graceful_stop_is_make_before_break() {
     assert_eq!(f.state(), State::Leaving);
     // No ReleaseVips yet; the new master's advert releases.
     assert!(!a.contains(&Action::ReleaseVips));
+    // The new master's advert: ours stay for the hand-over grace (it adds
+    // its VIPs and announces them after its advert), then go.
     let a = f.on_advert(t0 + ms(1100), ip("10.0.0.3"), 100, S);
+    assert!(a.is_empty(), "{a:?}");
+    assert_eq!(f.state(), State::Leaving);
+    assert_eq!(f.next_deadline(), Some(t0 + ms(1300)));
+    // No more resignations meanwhile; a second advert changes nothing.
+    assert!(f
+        .on_advert(t0 + ms(1200), ip("10.0.0.3"), 100, S)
+        .is_empty());
+    assert!(f.on_timer(t0 + ms(1299)).is_empty());
+    let a = f.on_timer(t0 + ms(1300));
     assert_eq!(a[0], Action::ReleaseVips);
+    assert!(matches!(
+        &a[1],
+        Action::Transition {
+            to: State::Stopped,
+            cause: Cause::HandedOver { .. },
+            ..
+        }
+    ));
     assert_eq!(f.state(), State::Stopped);
     assert!(f.next_deadline().is_none());
 

@@ -601,3 +601,105 @@ fn reload_applies_changes_without_transitions_and_refuses_broken_configs() {
     assert!(t <= Duration::from_millis(122) + SLACK, "took {t:?}");
     assert!(!lan.has_addr(0, vip2), "A kept the removed VIP");
 }
+
+#[test]
+fn sync_group_takes_every_vip_before_the_state_hook() {
+    use lvsd::vrrp::engine::{Engine, StateHook, VrrpCommand};
+    use lvsd::vrrp::fsm::State;
+    use std::os::fd::AsRawFd;
+    use std::sync::{Arc, Mutex};
+
+    let lan = Lan::new(1);
+    let dir = TempDir::new("vrrp-hook");
+    let vip2 = Ipv4Addr::new(10, 77, lan.net, 101);
+    let inst = |name: &str, vrid: u8, vip: Ipv4Addr| {
+        format!(
+            "vrrp_instance {name} {{\n  state BACKUP\n  interface eth0\n  virtual_router_id {vrid}\n  priority 100\n  version 3\n  advert_int 0.1\n  virtual_ipaddress {{\n    {vip}/24\n  }}\n}}\n"
+        )
+    };
+    let text = format!(
+        "vrrp_sync_group G {{\n  group {{\n    VI_1\n    VI_2\n  }}\n}}\n{}{}",
+        inst("VI_1", 51, lan.vip()),
+        inst("VI_2", 52, vip2)
+    );
+    let path = dir.write("hook.conf", &text);
+    let loaded = lvsd::cli::load(&path, None, false);
+    assert!(!loaded.has_errors(), "{}", loaded.render_diagnostics());
+
+    // At each Master transition: which VIPs the node holds.
+    type Seen = Arc<Mutex<Vec<(String, Vec<bool>)>>>;
+    struct Probe {
+        ns: String,
+        vips: Vec<Ipv4Addr>,
+        seen: Seen,
+    }
+    impl StateHook for Probe {
+        fn on_state(&mut self, instance: &str, state: State) -> Option<String> {
+            if state == State::Master {
+                let out = std::process::Command::new("ip")
+                    .args(["-n", &self.ns, "-br", "addr", "show", "dev", "eth0"])
+                    .output()
+                    .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+                    .unwrap_or_default();
+                let held = self
+                    .vips
+                    .iter()
+                    .map(|v| out.contains(&format!(" {v}/")))
+                    .collect();
+                self.seen.lock().unwrap().push((instance.to_string(), held));
+            }
+            None
+        }
+    }
+    let seen: Seen = Arc::default();
+    let probe = Probe {
+        ns: lan.ns(0),
+        vips: vec![lan.vip(), vip2],
+        seen: seen.clone(),
+    };
+    let nspath = format!("/run/netns/{}", lan.ns(0));
+    let cfg = loaded.config;
+    let engine_thread = std::thread::spawn(move || {
+        let f = std::fs::File::open(&nspath).expect("netns");
+        // SAFETY: setns on this thread only; the fd is valid.
+        assert_eq!(unsafe { libc::setns(f.as_raw_fd(), libc::CLONE_NEWNET) }, 0);
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .expect("runtime");
+        rt.block_on(async move {
+            let (ev_tx, mut ev_rx) = tokio::sync::mpsc::unbounded_channel();
+            let (engine, _status) =
+                Engine::new(cfg, ev_tx, Some(Box::new(probe))).expect("engine");
+            let (cmd_tx, cmd_rx) = tokio::sync::mpsc::unbounded_channel();
+            let task = tokio::spawn(engine.run(cmd_rx));
+            // Alone on the link: both go Master after 3 x 0.1 s + skew.
+            let end = tokio::time::Instant::now() + Duration::from_secs(5);
+            let mut masters = 0;
+            while masters < 2 {
+                tokio::select! {
+                    ev = ev_rx.recv() => {
+                        if let Some(lvsd::vrrp::engine::VrrpEvent::Transition { to: State::Master, .. }) = ev {
+                            masters += 1;
+                        }
+                    }
+                    _ = tokio::time::sleep_until(end) => break,
+                }
+            }
+            // Let the hooks of this round run, then stop.
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            let _ = cmd_tx.send(VrrpCommand::Shutdown { graceful: false });
+            let _ = tokio::time::timeout(Duration::from_secs(5), task).await;
+        });
+    });
+    engine_thread.join().expect("engine thread");
+    let seen = seen.lock().unwrap().clone();
+    assert_eq!(seen.len(), 2, "two Master transitions expected: {seen:?}");
+    for (inst, held) in &seen {
+        assert_eq!(
+            held,
+            &vec![true, true],
+            "{inst} went Master before every VIP of its sync group was in place: {seen:?}"
+        );
+    }
+}

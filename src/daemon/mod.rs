@@ -193,14 +193,14 @@ fn start_vrrp(
     let hook: Option<Box<dyn StateHook>> = match &cfg.global.lvs_sync_daemon {
         Some(sd) => match IpvsClient::open() {
             Ok(c) => {
-                let first = cfg
+                let instances: Vec<(&str, u8)> = cfg
                     .vrrp_instances
-                    .first()
-                    .map(|v| v.name.clone())
-                    .unwrap_or_default();
+                    .iter()
+                    .map(|v| (v.name.as_str(), v.virtual_router_id))
+                    .collect();
                 Some(Box::new(syncd::SyncDaemonFollower::new(
                     sd.clone(),
-                    &first,
+                    &instances,
                     c,
                 )))
             }

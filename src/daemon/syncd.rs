@@ -33,13 +33,23 @@ pub struct SyncDaemonFollower<C: SyncDaemonControl> {
 }
 
 impl<C: SyncDaemonControl> SyncDaemonFollower<C> {
-    /// Follows the instance named in `cfg` (or `default_instance` when the
-    /// configuration names none: keepalived takes the only one).
-    pub fn new(cfg: LvsSyncDaemon, default_instance: &str, control: C) -> Self {
+    /// Follows the instance named in `cfg`, or the first of `instances`
+    /// (name, VRID) when the configuration names none. Without `id`, the
+    /// sync id is the followed instance's VRID, as keepalived 2.2.7 does: a
+    /// backup daemon with another sync id ignores the master's messages, so
+    /// a mixed lvsd/keepalived pair must agree on it.
+    pub fn new(mut cfg: LvsSyncDaemon, instances: &[(&str, u8)], control: C) -> Self {
         let instance = cfg
             .instance
             .clone()
-            .unwrap_or_else(|| default_instance.to_string());
+            .or_else(|| instances.first().map(|(n, _)| n.to_string()))
+            .unwrap_or_default();
+        if cfg.sync_id.is_none() {
+            cfg.sync_id = instances
+                .iter()
+                .find(|(n, _)| *n == instance)
+                .map(|(_, vrid)| *vrid);
+        }
         SyncDaemonFollower {
             cfg,
             instance,
@@ -137,7 +147,7 @@ mod tests {
             ttl: None,
             group: None,
         };
-        let mut f = SyncDaemonFollower::new(cfg, "other", Recorder::default());
+        let mut f = SyncDaemonFollower::new(cfg, &[("other", 1)], Recorder::default());
         assert!(f.on_state("VI_2", State::Master).is_none());
         f.on_state("VI_1", State::Backup);
         f.on_state("VI_1", State::Master);
@@ -152,5 +162,31 @@ mod tests {
                 "stop Master"
             ]
         );
+    }
+
+    #[test]
+    fn sync_id_defaults_to_the_followed_instance_vrid() {
+        let cfg = |instance: Option<&str>, id: Option<u8>| LvsSyncDaemon {
+            interface: "eth0".into(),
+            instance: instance.map(str::to_string),
+            sync_id: id,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        };
+        let insts = [("VI_1", 51), ("VI_2", 52)];
+        let mut f = SyncDaemonFollower::new(cfg(Some("VI_2"), None), &insts, Recorder::default());
+        f.on_state("VI_2", State::Master);
+        // Without `inst`: the first instance, and its VRID.
+        let mut g = SyncDaemonFollower::new(cfg(None, None), &insts, Recorder::default());
+        g.on_state("VI_1", State::Backup);
+        // An explicit id wins (0 included).
+        let mut h =
+            SyncDaemonFollower::new(cfg(Some("VI_2"), Some(0)), &insts, Recorder::default());
+        h.on_state("VI_2", State::Backup);
+        assert_eq!(f.control.0, vec!["start Master eth0 52"]);
+        assert_eq!(g.control.0, vec!["start Backup eth0 51"]);
+        assert_eq!(h.control.0, vec!["start Backup eth0 0"]);
     }
 }

@@ -100,6 +100,10 @@ pub struct Engine {
     track: TrackStatus,
     events: UnboundedSender<VrrpEvent>,
     hook: Option<Box<dyn StateHook>>,
+    /// State changes for the hook, run once the actions at hand (every VIP
+    /// of a sync group) are done: the hook may block (the IPVS sync daemon
+    /// restarts), and traffic must not wait for it.
+    hook_pending: Vec<(String, State)>,
     status: SharedStatus,
     pkt_rx: UnboundedReceiver<(u32, Result<Received, DropReason>)>,
     pkt_tx: PacketSender,
@@ -269,6 +273,7 @@ impl Engine {
             track,
             events,
             hook,
+            hook_pending: Vec::new(),
             status: status.clone(),
             pkt_rx,
             pkt_tx,
@@ -889,6 +894,19 @@ impl Engine {
                 }
             }
         }
+        self.run_hooks();
+    }
+
+    fn run_hooks(&mut self) {
+        let Some(h) = self.hook.as_mut() else {
+            self.hook_pending.clear();
+            return;
+        };
+        for (name, to) in self.hook_pending.drain(..) {
+            if let Some(l) = h.on_state(&name, to) {
+                let _ = self.events.send(VrrpEvent::Log(l));
+            }
+        }
     }
 
     fn on_transition(&mut self, i: usize, from: State, to: State, cause: &Cause) {
@@ -910,11 +928,7 @@ impl Engine {
             to,
             cause: cause.clone(),
         });
-        if let Some(h) = self.hook.as_mut() {
-            if let Some(l) = h.on_state(&name, to) {
-                let _ = self.events.send(VrrpEvent::Log(l));
-            }
-        }
+        self.hook_pending.push((name.clone(), to));
         // Notifications: Leaving is announced as STOP once stopped.
         if to == State::Leaving || to == State::Initialize {
             return;

@@ -144,6 +144,9 @@ pub struct Fsm {
     down_at: Option<Instant>,
     advert_at: Option<Instant>,
     leave_by: Option<Instant>,
+    /// Leaving: the new master heard (it gets `HANDOVER_GRACE` to add its
+    /// VIPs and announce them before ours go).
+    handed_to: Option<IpAddr>,
     backup_since: Instant,
     wants_master: bool,
     gate_open: bool,
@@ -153,6 +156,13 @@ pub struct Fsm {
 }
 
 /// RFC skew time for `priority` at `interval`.
+/// How long a leaving master keeps its VIPs after hearing the new master:
+/// long enough for it to add the VIPs and send its gratuitous ARPs, short
+/// enough that hosts asking for the VIP meanwhile (both answer) are rare.
+pub fn handover_grace(advert_int: Duration) -> Duration {
+    (advert_int / 2).min(Duration::from_millis(200))
+}
+
 pub fn skew(version: Version, priority: u8, interval: Duration) -> Duration {
     let p = 256 - u32::from(priority);
     match version {
@@ -186,6 +196,7 @@ impl Fsm {
             down_at: None,
             advert_at: None,
             leave_by: None,
+            handed_to: None,
             backup_since: now,
             wants_master: false,
             master_seen: None,
@@ -356,11 +367,14 @@ impl Fsm {
                 }
             }
             State::Leaving => {
-                if priority > 0 {
-                    self.leave_by = None;
+                // The new master sends its advert before it adds the VIPs
+                // and announces them: releasing ours at once would leave
+                // the VIP unowned for that moment (measured: about 50 ms
+                // in the kernel lab). Keep them a little longer.
+                if priority > 0 && self.handed_to.is_none() {
+                    self.handed_to = Some(src);
                     self.advert_at = None;
-                    out.push(Action::ReleaseVips);
-                    self.transition(now, State::Stopped, Cause::HandedOver { to: src }, &mut out);
+                    self.leave_by = Some(now + handover_grace(self.cfg.advert_int));
                 }
             }
             State::Initialize | State::Fault | State::Stopped => {}
@@ -376,7 +390,11 @@ impl Fsm {
                 self.leave_by = None;
                 self.advert_at = None;
                 out.push(Action::ReleaseVips);
-                self.transition(now, State::Stopped, Cause::HandoverTimeout, &mut out);
+                let cause = match self.handed_to.take() {
+                    Some(to) => Cause::HandedOver { to },
+                    None => Cause::HandoverTimeout,
+                };
+                self.transition(now, State::Stopped, cause, &mut out);
                 return out;
             }
         }
@@ -501,6 +519,7 @@ impl Fsm {
                 out.push(Action::SendAdvert { priority: 0 });
                 self.advert_at = Some(now + self.cfg.advert_int);
                 self.leave_by = Some(now + self.cfg.advert_int * 3);
+                self.handed_to = None;
                 self.transition(now, State::Leaving, Cause::Shutdown, &mut out);
             }
             State::Leaving | State::Stopped => {}
@@ -519,6 +538,7 @@ impl Fsm {
         self.down_at = None;
         self.advert_at = None;
         self.leave_by = None;
+        self.handed_to = None;
         match self.state {
             State::Master => {
                 out.push(Action::SendAdvert { priority: 0 });
