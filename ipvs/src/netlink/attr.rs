@@ -88,6 +88,58 @@ pub fn parse_attrs(buf: &[u8]) -> Result<Vec<RawAttr<'_>>, DecodeError> {
     Ok(out)
 }
 
+/// Calls `f` for each attribute of `buf` in order, flags masked, without
+/// collecting them; stops at the first malformed attribute or error of `f`.
+pub fn each_attr<'a>(
+    buf: &'a [u8],
+    mut f: impl FnMut(RawAttr<'a>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    for nla in NlasIterator::new(buf) {
+        let nla: NlaBuffer<&[u8]> = nla?;
+        let kind = nla.kind() & TYPE_MASK;
+        let len = nla.length() as usize;
+        let inner: &[u8] = nla.into_inner();
+        let value = inner.get(4..len.min(inner.len())).unwrap_or(&[]);
+        f(RawAttr { kind, value })?;
+    }
+    Ok(())
+}
+
+/// Highest attribute type `AttrIndex` keeps (IPVS's largest is 15).
+const INDEX_SLOTS: usize = 16;
+
+/// The attributes of one buffer by type, first occurrence of each (what a
+/// linear search would find), without allocating. Types above the IPVS
+/// range are validated and skipped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttrIndex<'a> {
+    slots: [Option<RawAttr<'a>>; INDEX_SLOTS],
+}
+
+impl<'a> AttrIndex<'a> {
+    /// Indexes `buf`; a malformed attribute is an error, as in `parse_attrs`.
+    pub fn parse(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut idx = AttrIndex::default();
+        for nla in NlasIterator::new(buf) {
+            let nla: NlaBuffer<&[u8]> = nla?;
+            let kind = nla.kind() & TYPE_MASK;
+            let len = nla.length() as usize;
+            let inner: &[u8] = nla.into_inner();
+            let value = inner.get(4..len.min(inner.len())).unwrap_or(&[]);
+            if let Some(slot) = idx.slots.get_mut(kind as usize) {
+                if slot.is_none() {
+                    *slot = Some(RawAttr { kind, value });
+                }
+            }
+        }
+        Ok(idx)
+    }
+
+    pub fn get(&self, kind: u16) -> Option<&RawAttr<'a>> {
+        self.slots.get(kind as usize).and_then(|s| s.as_ref())
+    }
+}
+
 /// Typed readers for attribute values, with errors that say what was wrong.
 impl RawAttr<'_> {
     fn need(&self, n: usize, what: &str) -> Result<(), DecodeError> {
