@@ -472,7 +472,7 @@ impl<T: Transport> IpvsClient<T> {
             if let Some(nest) =
                 top_nest_ref(&p, top::DAEMON).map_err(|e| IpvsError::Decode(e.to_string()))?
             {
-                out.push(parse_daemon(&nest).map_err(|e| IpvsError::Decode(e.to_string()))?);
+                out.push(parse_daemon(nest).map_err(|e| IpvsError::Decode(e.to_string()))?);
             }
         }
         Ok(out)
