@@ -7,6 +7,13 @@
 set -e
 . scripts/lab.d/guest-lib.sh
 LVSD=${1:-${LVSD:-target/release/lvsd}}
+# Both contenders run from the guest's RAM, as from a local disk: the
+# host root is shared over 9p without a page cache (cache=none), so every
+# exec would read the binary from the host again.
+cp "$LVSD" /tmp/lvsd-bench
+LVSD=/tmp/lvsd-bench
+cp "$(command -v keepalived)" /tmp/keepalived-bench
+cp "$(command -v ipvsadm)" /tmp/ipvsadm-bench  # keepalived's progress poll
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 rate() { python3 -c "print(f'{42000 / ($2 - $1):.0f}')"; }
@@ -33,10 +40,10 @@ echo "BENCH lvsd no-op reconcile (parse + dump + diff): $(secs "$t2" "$t3") s, $
 
 netns_add kad1
 t0=$(now)
-ip netns exec kad1 keepalived -C -n -f /tmp/big.conf -p /tmp/ka.pid -c /tmp/kac.pid >/tmp/ka.log 2>&1 &
+ip netns exec kad1 /tmp/keepalived-bench -C -n -f /tmp/big.conf -p /tmp/ka.pid -c /tmp/kac.pid >/tmp/ka.log 2>&1 &
 i=0
 while [ "$i" -lt 1800 ]; do
-    c=$(ip netns exec kad1 ipvsadm -Ln -t "$last_vip:80" 2>/dev/null | grep -c -- '-> [0-9]' || true)
+    c=$(ip netns exec kad1 /tmp/ipvsadm-bench -Ln -t "$last_vip:80" 2>/dev/null | grep -c -- '-> [0-9]' || true)
     [ "$c" -ge 20 ] && break
     sleep 0.1
     i=$((i + 1))
