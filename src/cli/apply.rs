@@ -32,6 +32,7 @@ fn read_kernel() -> Result<(IpvsClient, Table, Instant, Instant), KernelRead> {
 
 pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
     let t0 = Instant::now();
+    super::large_heap();
     // The kernel's table is read on a second thread while the configuration
     // is parsed (both take long for large tables); errors are reported in
     // the same order as before: configuration, owned record, IPVS.
