@@ -3,9 +3,11 @@
 //! owns, and record ownership for the next run.
 
 use std::path::Path;
+use std::time::Instant;
 
+use lvsd_ipvs::error::IpvsError;
 use lvsd_ipvs::netlink::client::IpvsClient;
-use lvsd_ipvs::{owned, reconcile};
+use lvsd_ipvs::{owned, reconcile, Table};
 
 use crate::director::startup;
 
@@ -13,13 +15,39 @@ use super::args::{ApplyArgs, Common};
 use super::exit;
 use super::plan::load_for_run;
 
+/// The kernel side of an apply, read while the configuration is parsed.
+enum KernelRead {
+    Open(IpvsError),
+    Dump(IpvsError),
+}
+
+/// Opens the IPVS socket and dumps the table; with the times it was open
+/// and dumped.
+fn read_kernel() -> Result<(IpvsClient, Table, Instant, Instant), KernelRead> {
+    let mut client = IpvsClient::open().map_err(KernelRead::Open)?;
+    let opened = Instant::now();
+    let table = client.table().map_err(KernelRead::Dump)?;
+    Ok((client, table, opened, Instant::now()))
+}
+
 pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
-    let t0 = std::time::Instant::now();
-    let loaded = match load_for_run(common) {
+    let t0 = Instant::now();
+    super::large_heap();
+    // The kernel's table is read on a second thread while the configuration
+    // is parsed (both take long for large tables); errors are reported in
+    // the same order as before: configuration, owned record, IPVS.
+    let (loaded, kernel_read) = std::thread::scope(|scope| {
+        let reader = scope.spawn(read_kernel);
+        let loaded = load_for_run(common);
+        (loaded, reader.join())
+    });
+    let loaded = match loaded {
         Ok(l) => l,
         Err(code) => return code,
     };
+    let t_parsed = Instant::now();
     let desired = startup::startup_table(&loaded.config);
+    let t_desired = Instant::now();
     let owned_path = Path::new(&a.owned_file);
     let mut own = match owned::load(owned_path) {
         Ok(o) => o,
@@ -28,48 +56,70 @@ pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
             return exit::RUNTIME;
         }
     };
-    let mut client = match IpvsClient::open() {
-        Ok(c) => c,
-        Err(e) => {
+    let t1 = Instant::now();
+    let (mut client, kernel, opened, dumped) = match kernel_read {
+        Ok(Ok(k)) => k,
+        Ok(Err(KernelRead::Open(e))) => {
             eprintln!("lvsd: {e}");
             return exit::RUNTIME;
         }
-    };
-    let t1 = std::time::Instant::now();
-    let kernel = match client.table() {
-        Ok(t) => t,
-        Err(e) => {
+        Ok(Err(KernelRead::Dump(e))) => {
             eprintln!("lvsd: cannot read the IPVS table: {e}");
             return exit::RUNTIME;
         }
+        Err(_) => {
+            eprintln!("lvsd: the thread reading the IPVS table failed");
+            return exit::RUNTIME;
+        }
     };
-    let t2 = std::time::Instant::now();
-    let report = reconcile::reconcile_with(&mut client, &desired, &kernel, &mut own);
-    let t3 = std::time::Instant::now();
-    if a.timing {
-        eprintln!(
-            "lvsd: timing: config {} ms, kernel dump {} ms, diff and apply {} ms",
-            (t1 - t0).as_millis(),
-            (t2 - t1).as_millis(),
-            (t3 - t2).as_millis()
-        );
-    }
+    let t2 = Instant::now();
+    let ops = reconcile::plan(&desired, &kernel, &own);
+    let t_diff = Instant::now();
+    let n_ops = ops.len();
+    let report = reconcile::apply(&mut client, ops, reconcile::ApplyOptions::default());
+    own = reconcile::owned_after_apply(
+        desired.services.iter().map(|e| e.service.key),
+        &own,
+        &report,
+    );
+    let t3 = Instant::now();
     if let Err(e) = owned::save(owned_path, &own) {
         eprintln!("lvsd: {e}");
         return exit::RUNTIME;
     }
-    for (op, e) in &report.failed {
-        eprintln!("lvsd: {op}: {e}");
+    let t4 = Instant::now();
+    if a.timing {
+        let ms = |a: Instant, b: Instant| (b.saturating_duration_since(a)).as_secs_f64() * 1e3;
+        let entries: usize = kernel
+            .services
+            .iter()
+            .map(|s| 1 + s.destinations.len())
+            .sum();
+        eprintln!(
+            "lvsd: timing: config {:.0} ms (read and parse {:.0}, desired table {:.0}, \
+             owned record {:.0}); in parallel: socket {:.0} ms, kernel dump {:.0} ms \
+             ({entries} entries); after both {:.0} ms: diff {:.0} ms, apply {:.0} ms \
+             for {n_ops} operations, owned record saved {:.0} ms",
+            ms(t0, t1),
+            ms(t0, t_parsed),
+            ms(t_parsed, t_desired),
+            ms(t_desired, t1),
+            ms(t0, opened),
+            ms(opened, dumped),
+            ms(t0, t2),
+            ms(t2, t_diff),
+            ms(t_diff, t3),
+            ms(t3, t4),
+        );
     }
-    eprintln!(
-        "lvsd: applied {} operation{}, {} failed",
-        report.applied,
-        if report.applied == 1 { "" } else { "s" },
-        report.failed.len()
-    );
-    if report.is_clean() {
+    let code = if report.is_clean() {
         exit::OK
     } else {
         exit::RUNTIME
-    }
+    };
+    // The process exits next: its memory goes back to the system at once,
+    // so skip freeing the configuration and both tables entry by entry
+    // (tens of thousands of allocations for a large table).
+    std::mem::forget((loaded, desired, kernel, report, own));
+    code
 }

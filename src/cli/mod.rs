@@ -31,6 +31,20 @@ pub mod exit {
 }
 
 /// Loads the configuration named by the common flags.
+/// For one-shot commands that build large tables (`apply`, `plan`): grow
+/// the heap in 64 MiB steps instead of 128 KiB. Far fewer page faults
+/// where the kernel backs anonymous memory with transparent huge pages
+/// (thousands of faults for a 2,000 x 20 config otherwise; each is costly
+/// in a virtual machine). Not for the daemon, whose heap should stay small.
+pub fn large_heap() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only changes allocator parameters; a refusal (0)
+    // leaves the defaults, which is fine.
+    unsafe {
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 pub fn load(file: &Path, config_id: Option<&str>, host_checks: bool) -> Loaded {
     let mut pre = PreprocessOptions::default();
     if let Some(id) = config_id {

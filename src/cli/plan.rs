@@ -30,6 +30,7 @@ pub fn load_for_run(common: &Common) -> Result<crate::config::Loaded, i32> {
 }
 
 pub fn run(common: &Common) -> i32 {
+    super::large_heap();
     let loaded = match load_for_run(common) {
         Ok(l) => l,
         Err(code) => return code,

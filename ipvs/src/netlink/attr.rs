@@ -88,6 +88,90 @@ pub fn parse_attrs(buf: &[u8]) -> Result<Vec<RawAttr<'_>>, DecodeError> {
     Ok(out)
 }
 
+/// Walks the attributes of `buf` with the framing rules of
+/// `NlasIterator` (each needs a 4-byte header, a length of at least 4 that
+/// fits the buffer; the next starts at the 4-aligned end), without its
+/// per-attribute checked buffers. `parse_attrs` keeps the crate's iterator;
+/// a test pins that both accept and return the same.
+struct Walk<'a> {
+    buf: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Iterator for Walk<'a> {
+    type Item = Result<RawAttr<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        let rest = self.buf.get(self.pos..).filter(|r| !r.is_empty())?;
+        if rest.len() < 4 {
+            self.pos = self.buf.len();
+            return Some(Err(DecodeError::from(format!(
+                "attribute header of {} bytes at offset {}",
+                rest.len(),
+                self.pos
+            ))));
+        }
+        let len = u16::from_ne_bytes([rest[0], rest[1]]) as usize;
+        if len < 4 || len > rest.len() {
+            let at = self.pos;
+            self.pos = self.buf.len();
+            return Some(Err(DecodeError::from(format!(
+                "attribute of length {len} at offset {at} in a {}-byte buffer",
+                self.buf.len()
+            ))));
+        }
+        let kind = u16::from_ne_bytes([rest[2], rest[3]]) & TYPE_MASK;
+        self.pos += (len + 3) & !3;
+        Some(Ok(RawAttr {
+            kind,
+            value: &rest[4..len],
+        }))
+    }
+}
+
+/// Calls `f` for each attribute of `buf` in order, flags masked, without
+/// collecting them; stops at the first malformed attribute or error of `f`.
+pub fn each_attr<'a>(
+    buf: &'a [u8],
+    mut f: impl FnMut(RawAttr<'a>) -> Result<(), DecodeError>,
+) -> Result<(), DecodeError> {
+    for a in (Walk { buf, pos: 0 }) {
+        f(a?)?;
+    }
+    Ok(())
+}
+
+/// Highest attribute type `AttrIndex` keeps (IPVS's largest is 15).
+const INDEX_SLOTS: usize = 16;
+
+/// The attributes of one buffer by type, first occurrence of each (what a
+/// linear search would find), without allocating. Types above the IPVS
+/// range are validated and skipped.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct AttrIndex<'a> {
+    slots: [Option<RawAttr<'a>>; INDEX_SLOTS],
+}
+
+impl<'a> AttrIndex<'a> {
+    /// Indexes `buf`; a malformed attribute is an error, as in `parse_attrs`.
+    pub fn parse(buf: &'a [u8]) -> Result<Self, DecodeError> {
+        let mut idx = AttrIndex::default();
+        for a in (Walk { buf, pos: 0 }) {
+            let a = a?;
+            if let Some(slot) = idx.slots.get_mut(a.kind as usize) {
+                if slot.is_none() {
+                    *slot = Some(a);
+                }
+            }
+        }
+        Ok(idx)
+    }
+
+    pub fn get(&self, kind: u16) -> Option<&RawAttr<'a>> {
+        self.slots.get(kind as usize).and_then(|s| s.as_ref())
+    }
+}
+
 /// Typed readers for attribute values, with errors that say what was wrong.
 impl RawAttr<'_> {
     fn need(&self, n: usize, what: &str) -> Result<(), DecodeError> {
@@ -155,5 +239,69 @@ impl RawAttr<'_> {
             .unwrap_or(self.value.len());
         String::from_utf8(self.value[..end].to_vec())
             .map_err(|_| DecodeError::from(format!("{what}: not UTF-8")))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn walked(buf: &[u8]) -> Result<Vec<(u16, Vec<u8>)>, ()> {
+        let mut v = Vec::new();
+        each_attr(buf, |a| {
+            v.push((a.kind, a.value.to_vec()));
+            Ok(())
+        })
+        .map_err(|_| ())?;
+        Ok(v)
+    }
+
+    fn iterated(buf: &[u8]) -> Result<Vec<(u16, Vec<u8>)>, ()> {
+        parse_attrs(buf)
+            .map(|v| v.iter().map(|a| (a.kind, a.value.to_vec())).collect())
+            .map_err(|_| ())
+    }
+
+    /// Random attribute streams, some well formed and some cut or with
+    /// bad lengths: the walker accepts exactly what `NlasIterator` does and
+    /// yields the same attributes.
+    fn arb_stream() -> impl Strategy<Value = Vec<u8>> {
+        let attr = (
+            any::<u16>(),
+            proptest::collection::vec(any::<u8>(), 0..12),
+            any::<bool>(),
+        )
+            .prop_map(|(kind, value, bad)| {
+                let len = if bad {
+                    (value.len() as u16).wrapping_mul(7)
+                } else {
+                    4 + value.len() as u16
+                };
+                let mut b = len.to_ne_bytes().to_vec();
+                b.extend(kind.to_ne_bytes());
+                b.extend(&value);
+                while b.len() % 4 != 0 {
+                    b.push(0);
+                }
+                b
+            });
+        (proptest::collection::vec(attr, 0..6), 0usize..4).prop_map(|(v, cut)| {
+            let mut b: Vec<u8> = v.concat();
+            b.truncate(b.len().saturating_sub(cut));
+            b
+        })
+    }
+
+    proptest! {
+        #[test]
+        fn walker_matches_the_crate_iterator(buf in arb_stream()) {
+            prop_assert_eq!(walked(&buf), iterated(&buf));
+        }
+
+        #[test]
+        fn walker_matches_on_arbitrary_bytes(buf in proptest::collection::vec(any::<u8>(), 0..64)) {
+            prop_assert_eq!(walked(&buf), iterated(&buf));
+        }
     }
 }

@@ -6,7 +6,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netlink_packet_core::DecodeError;
 
-use super::attr::{parse_attrs, Attr, RawAttr};
+use super::attr::{each_attr, parse_attrs, Attr, AttrIndex, RawAttr};
 use super::consts::{daemon, dest, info, stats, svc, top};
 use crate::listing::{DestCounters, IpvsInfo, ListedDest, ListedService, Stats};
 use crate::model::{
@@ -88,14 +88,14 @@ fn find<'a>(attrs: &'a [RawAttr<'a>], kind: u16) -> Option<&'a RawAttr<'a>> {
     attrs.iter().find(|a| a.kind == kind)
 }
 
-fn stats_from(attrs: &[RawAttr<'_>]) -> Result<Stats, DecodeError> {
+fn stats_from(attrs: &AttrIndex<'_>) -> Result<Stats, DecodeError> {
     // Prefer STATS64 (all u64) over STATS (mixed u32/u64).
-    let nest = find(attrs, svc::STATS64).or_else(|| find(attrs, svc::STATS));
+    let nest = attrs.get(svc::STATS64).or_else(|| attrs.get(svc::STATS));
     let Some(nest) = nest else {
         return Ok(Stats::default());
     };
     let mut s = Stats::default();
-    for a in parse_attrs(nest.value)? {
+    each_attr(nest.value, |a| {
         let v = a.counter("stats")?;
         match a.kind {
             stats::CONNS => s.conns = v,
@@ -110,36 +110,40 @@ fn stats_from(attrs: &[RawAttr<'_>]) -> Result<Stats, DecodeError> {
             stats::OUTBPS => s.outbps = v,
             _ => {}
         }
-    }
+        Ok(())
+    })?;
     Ok(s)
 }
 
 /// Decodes a service nest (from a GET_SERVICE reply).
 pub fn parse_service(nest: &[u8]) -> Result<ListedService, DecodeError> {
-    let a = parse_attrs(nest)?;
-    let af_raw = find(&a, svc::AF)
+    let a = AttrIndex::parse(nest)?;
+    let af_raw = a
+        .get(svc::AF)
         .ok_or("service without address family")?
         .u16("service family")?;
     let af = AddressFamily::from_raw(af_raw)
         .ok_or_else(|| DecodeError::from(format!("unknown address family {af_raw}")))?;
-    let fwmark = match find(&a, svc::FWMARK) {
+    let fwmark = match a.get(svc::FWMARK) {
         Some(f) => f.u32("fwmark")?,
         None => 0,
     };
     let key = if fwmark != 0 {
         ServiceKey::Fwmark { af, mark: fwmark }
     } else {
-        let proto_raw = find(&a, svc::PROTOCOL)
+        let proto_raw = a
+            .get(svc::PROTOCOL)
             .ok_or("service without protocol")?
             .u16("protocol")?;
         let protocol = Protocol::from_raw(proto_raw)
             .ok_or_else(|| DecodeError::from(format!("unknown protocol {proto_raw}")))?;
         let addr = addr_from(
             af_raw,
-            find(&a, svc::ADDR).ok_or("service without address")?.value,
+            a.get(svc::ADDR).ok_or("service without address")?.value,
             "service",
         )?;
-        let port = find(&a, svc::PORT)
+        let port = a
+            .get(svc::PORT)
             .ok_or("service without port")?
             .u16_be("port")?;
         ServiceKey::Addr {
@@ -149,22 +153,22 @@ pub fn parse_service(nest: &[u8]) -> Result<ListedService, DecodeError> {
         }
     };
     let mut s = Service::new(key);
-    if let Some(x) = find(&a, svc::SCHED_NAME) {
+    if let Some(x) = a.get(svc::SCHED_NAME) {
         s.scheduler = x.string("scheduler")?;
     }
-    if let Some(x) = find(&a, svc::FLAGS) {
+    if let Some(x) = a.get(svc::FLAGS) {
         s.flags = x.u32("flags")? & !svc_flags::HASHED;
     }
-    if let Some(x) = find(&a, svc::TIMEOUT) {
+    if let Some(x) = a.get(svc::TIMEOUT) {
         s.timeout = x.u32("timeout")?;
     }
-    if let Some(x) = find(&a, svc::NETMASK) {
+    if let Some(x) = a.get(svc::NETMASK) {
         s.netmask = match af {
             AddressFamily::Inet => Netmask::V4(u32::from_be_bytes(x.u32_raw("netmask")?)),
             AddressFamily::Inet6 => Netmask::V6Prefix(x.u32("prefix")?.min(128) as u8),
         };
     }
-    if let Some(x) = find(&a, svc::PE_NAME) {
+    if let Some(x) = a.get(svc::PE_NAME) {
         let pe = x.string("pe")?;
         if !pe.is_empty() {
             s.pe_name = Some(pe);
@@ -179,55 +183,16 @@ pub fn parse_service(nest: &[u8]) -> Result<ListedService, DecodeError> {
 
 /// Decodes a destination nest (from a GET_DEST reply).
 pub fn parse_dest(nest: &[u8], svc_af: AddressFamily) -> Result<ListedDest, DecodeError> {
-    let a = parse_attrs(nest)?;
-    let af = match find(&a, dest::ADDR_FAMILY) {
-        Some(x) => x.u16("dest family")?,
-        None => svc_af.to_raw(),
-    };
-    let addr = addr_from(
-        af,
-        find(&a, dest::ADDR)
-            .ok_or("destination without address")?
-            .value,
-        "destination",
-    )?;
-    let port = find(&a, dest::PORT)
-        .ok_or("destination without port")?
-        .u16_be("port")?;
-    let mut d = Destination::new(addr, port);
-    if let Some(x) = find(&a, dest::FWD_METHOD) {
-        let raw = x.u32("forwarding")?;
-        d.forward = ForwardMethod::from_raw(raw)
-            .ok_or_else(|| DecodeError::from(format!("unknown forwarding method {raw}")))?;
-    }
-    if let Some(x) = find(&a, dest::WEIGHT) {
-        d.weight = x.u32("weight")?;
-    }
-    if let Some(x) = find(&a, dest::U_THRESH) {
-        d.u_threshold = x.u32("u_threshold")?;
-    }
-    if let Some(x) = find(&a, dest::L_THRESH) {
-        d.l_threshold = x.u32("l_threshold")?;
-    }
-    let mut t = Tunnel::default();
-    if let Some(x) = find(&a, dest::TUN_TYPE) {
-        t.kind = TunnelType::from_raw(x.u8("tunnel type")?).unwrap_or(TunnelType::Ipip);
-    }
-    if let Some(x) = find(&a, dest::TUN_PORT) {
-        t.port = x.u16_be("tunnel port")?;
-    }
-    if let Some(x) = find(&a, dest::TUN_FLAGS) {
-        t.csum = TunnelCsum::from_raw(x.u16("tunnel flags")?).unwrap_or(TunnelCsum::NoCsum);
-    }
-    d.tunnel = t;
+    let a = AttrIndex::parse(nest)?;
+    let d = dest_from(&a, svc_af)?;
     let mut c = DestCounters::default();
-    if let Some(x) = find(&a, dest::ACTIVE_CONNS) {
+    if let Some(x) = a.get(dest::ACTIVE_CONNS) {
         c.active_conns = x.u32("active")?;
     }
-    if let Some(x) = find(&a, dest::INACT_CONNS) {
+    if let Some(x) = a.get(dest::INACT_CONNS) {
         c.inact_conns = x.u32("inactive")?;
     }
-    if let Some(x) = find(&a, dest::PERSIST_CONNS) {
+    if let Some(x) = a.get(dest::PERSIST_CONNS) {
         c.persist_conns = x.u32("persistent")?;
     }
     Ok(ListedDest {
@@ -237,12 +202,65 @@ pub fn parse_dest(nest: &[u8], svc_af: AddressFamily) -> Result<ListedDest, Deco
     })
 }
 
+/// Decodes only the programmed part of a destination nest (no counters or
+/// statistics), for dumps that compare tables.
+pub fn parse_dest_entry(nest: &[u8], svc_af: AddressFamily) -> Result<Destination, DecodeError> {
+    dest_from(&AttrIndex::parse(nest)?, svc_af)
+}
+
+fn dest_from(a: &AttrIndex<'_>, svc_af: AddressFamily) -> Result<Destination, DecodeError> {
+    let af = match a.get(dest::ADDR_FAMILY) {
+        Some(x) => x.u16("dest family")?,
+        None => svc_af.to_raw(),
+    };
+    let addr = addr_from(
+        af,
+        a.get(dest::ADDR)
+            .ok_or("destination without address")?
+            .value,
+        "destination",
+    )?;
+    let port = a
+        .get(dest::PORT)
+        .ok_or("destination without port")?
+        .u16_be("port")?;
+    let mut d = Destination::new(addr, port);
+    if let Some(x) = a.get(dest::FWD_METHOD) {
+        let raw = x.u32("forwarding")?;
+        d.forward = ForwardMethod::from_raw(raw)
+            .ok_or_else(|| DecodeError::from(format!("unknown forwarding method {raw}")))?;
+    }
+    if let Some(x) = a.get(dest::WEIGHT) {
+        d.weight = x.u32("weight")?;
+    }
+    if let Some(x) = a.get(dest::U_THRESH) {
+        d.u_threshold = x.u32("u_threshold")?;
+    }
+    if let Some(x) = a.get(dest::L_THRESH) {
+        d.l_threshold = x.u32("l_threshold")?;
+    }
+    let mut t = Tunnel::default();
+    if let Some(x) = a.get(dest::TUN_TYPE) {
+        t.kind = TunnelType::from_raw(x.u8("tunnel type")?).unwrap_or(TunnelType::Ipip);
+    }
+    if let Some(x) = a.get(dest::TUN_PORT) {
+        t.port = x.u16_be("tunnel port")?;
+    }
+    if let Some(x) = a.get(dest::TUN_FLAGS) {
+        t.csum = TunnelCsum::from_raw(x.u16("tunnel flags")?).unwrap_or(TunnelCsum::NoCsum);
+    }
+    d.tunnel = t;
+    Ok(d)
+}
+
 /// The nest of a top-level attribute in a reply payload.
 pub fn top_nest(payload: &[u8], kind: u16) -> Result<Option<Vec<u8>>, DecodeError> {
-    Ok(parse_attrs(payload)?
-        .into_iter()
-        .find(|a| a.kind == kind)
-        .map(|a| a.value.to_vec()))
+    Ok(top_nest_ref(payload, kind)?.map(<[u8]>::to_vec))
+}
+
+/// `top_nest` without copying: the nest's bytes within `payload`.
+pub fn top_nest_ref(payload: &[u8], kind: u16) -> Result<Option<&[u8]>, DecodeError> {
+    Ok(AttrIndex::parse(payload)?.get(kind).map(|a| a.value))
 }
 
 /// Decodes a GET_INFO reply (attribute numbers 1/2 mean VERSION/SIZE here).

@@ -58,38 +58,134 @@ impl Reply {
     }
 }
 
-/// Splits a receive buffer into replies.
-pub fn parse_replies(buf: &[u8]) -> Result<Vec<Reply>, DecodeError> {
-    let mut out = Vec::new();
-    let mut off = 0;
-    while off + 16 <= buf.len() {
-        let len = u32::from_ne_bytes([buf[off], buf[off + 1], buf[off + 2], buf[off + 3]]) as usize;
-        if len < 16 || off + len > buf.len() {
-            return Err(DecodeError::from(format!(
-                "netlink message of length {len} at offset {off} overruns the {}-byte buffer",
-                buf.len()
-            )));
+/// One message from the kernel, borrowed from the receive buffer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReplyRef<'a> {
+    Data {
+        seq: u32,
+        cmd: u8,
+        payload: &'a [u8],
+    },
+    Ack {
+        seq: u32,
+        errno: i32,
+    },
+    Done {
+        seq: u32,
+    },
+}
+
+impl ReplyRef<'_> {
+    pub fn seq(&self) -> u32 {
+        match self {
+            ReplyRef::Data { seq, .. } | ReplyRef::Ack { seq, .. } | ReplyRef::Done { seq } => *seq,
         }
-        let chunk = &buf[off..off + len];
-        let msg = NetlinkMessage::<GenlMessage<IpvsMessage>>::deserialize(chunk)?;
-        let seq = msg.header.sequence_number;
-        match msg.payload {
-            NetlinkPayload::InnerMessage(g) => {
-                let (h, p) = g.into_parts();
-                out.push(Reply::Data {
-                    seq,
-                    cmd: h.cmd,
-                    payload: p.payload,
-                });
-            }
-            NetlinkPayload::Error(e) => out.push(Reply::Ack {
-                seq,
-                errno: e.code.map(|c| -c.get()).unwrap_or(0),
-            }),
-            NetlinkPayload::Done(_) => out.push(Reply::Done { seq }),
-            _ => {}
-        }
-        off += (len + 3) & !3;
     }
-    Ok(out)
+
+    pub fn to_owned(self) -> Reply {
+        match self {
+            ReplyRef::Data { seq, cmd, payload } => Reply::Data {
+                seq,
+                cmd,
+                payload: payload.to_vec(),
+            },
+            ReplyRef::Ack { seq, errno } => Reply::Ack { seq, errno },
+            ReplyRef::Done { seq } => Reply::Done { seq },
+        }
+    }
+}
+
+const NLMSG_HDRLEN: usize = 16;
+const NLMSG_NOOP: u16 = 1;
+const NLMSG_ERROR: u16 = 2;
+const NLMSG_DONE: u16 = 3;
+const NLMSG_OVERRUN: u16 = 4;
+
+fn ne_u32(b: &[u8], at: usize) -> u32 {
+    u32::from_ne_bytes([b[at], b[at + 1], b[at + 2], b[at + 3]])
+}
+
+/// Decodes the message at the start of `chunk` (exactly one message).
+fn reply_at(chunk: &[u8]) -> Result<Option<ReplyRef<'_>>, DecodeError> {
+    let msg_type = u16::from_ne_bytes([chunk[4], chunk[5]]);
+    let seq = ne_u32(chunk, 8);
+    match msg_type {
+        NLMSG_NOOP | NLMSG_OVERRUN => Ok(None),
+        NLMSG_ERROR => {
+            if chunk.len() < NLMSG_HDRLEN + 4 {
+                return Err(DecodeError::from(format!(
+                    "netlink error message of {} bytes has no error code",
+                    chunk.len()
+                )));
+            }
+            let code = ne_u32(chunk, NLMSG_HDRLEN) as i32;
+            Ok(Some(ReplyRef::Ack {
+                seq,
+                errno: code.wrapping_neg(),
+            }))
+        }
+        NLMSG_DONE => Ok(Some(ReplyRef::Done { seq })),
+        _ => {
+            if chunk.len() < NLMSG_HDRLEN + 4 {
+                return Err(DecodeError::from(format!(
+                    "generic netlink message of {} bytes has no genl header",
+                    chunk.len()
+                )));
+            }
+            let payload = &chunk[NLMSG_HDRLEN + 4..];
+            // Validate the attribute framing now; decode values later.
+            super::attr::each_attr(payload, |_| Ok(()))?;
+            Ok(Some(ReplyRef::Data {
+                seq,
+                cmd: chunk[NLMSG_HDRLEN],
+                payload,
+            }))
+        }
+    }
+}
+
+/// The replies in a receive buffer, borrowed, in order. A malformed
+/// message is an error and ends the iteration.
+pub fn replies(buf: &[u8]) -> Replies<'_> {
+    Replies { buf, off: 0 }
+}
+
+pub struct Replies<'a> {
+    buf: &'a [u8],
+    off: usize,
+}
+
+impl<'a> Iterator for Replies<'a> {
+    type Item = Result<ReplyRef<'a>, DecodeError>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        // Each step consumes at least one 16-byte header, so the loop over
+        // control messages ends with the buffer.
+        while self.off + NLMSG_HDRLEN <= self.buf.len() {
+            let off = self.off;
+            let len = ne_u32(self.buf, off) as usize;
+            if len < NLMSG_HDRLEN || off + len > self.buf.len() {
+                self.off = self.buf.len();
+                return Some(Err(DecodeError::from(format!(
+                    "netlink message of length {len} at offset {off} overruns the {}-byte buffer",
+                    self.buf.len()
+                ))));
+            }
+            self.off = off + ((len + 3) & !3);
+            match reply_at(&self.buf[off..off + len]) {
+                Ok(Some(r)) => return Some(Ok(r)),
+                Ok(None) => continue,
+                Err(e) => {
+                    self.off = self.buf.len();
+                    return Some(Err(e));
+                }
+            }
+        }
+        None
+    }
+}
+
+/// Splits a receive buffer into replies (owned; see `replies`).
+pub fn parse_replies(buf: &[u8]) -> Result<Vec<Reply>, DecodeError> {
+    replies(buf).map(|r| r.map(ReplyRef::to_owned)).collect()
 }

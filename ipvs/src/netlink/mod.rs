@@ -6,6 +6,7 @@ pub mod attr;
 pub mod client;
 pub mod consts;
 pub mod convert;
+pub mod encode;
 pub mod frame;
 pub mod message;
 pub mod sim;
