@@ -223,3 +223,52 @@ async fn log_all_failures_logs_every_failed_attempt() {
         }
     }
 }
+
+/// Check events reconcile against what the last reconcile left (no read of
+/// the whole table per event); the periodic repair reads it and repairs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_do_not_reread_the_table_drift_repair_does() {
+    let dead = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = dead.local_addr().unwrap().port();
+    drop(dead);
+    let text = format!(
+        "virtual_server 10.0.0.1 80 {{\n lb_kind DR\n delay_loop 1\n\
+         real_server 127.0.0.1 80 {{\n  TCP_CHECK {{\n   connect_port {port}\n   connect_timeout 1\n   retry 0\n  }}\n }}\n\
+         real_server 127.0.0.2 80 {{\n }}\n}}\n"
+    );
+    let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+    assert!(!l.has_errors(), "{}", l.render_diagnostics());
+    let (tx, mut rx) = unbounded_channel();
+    let engine = Engine::new(tx, Box::new(|| 0.0));
+    let mut rt = Runtime::start(l.config, MemoryIpvs::default(), None, engine).unwrap();
+    let dumps_at_start = rt.backend().dumps;
+    // The dead server goes: an event-driven reconcile, one operation, no dump.
+    let ops = rt.stats.operations;
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while dests(&mut rt).contains("127.0.0.1:80") {
+        assert!(Instant::now() < deadline, "dead server not removed");
+        if let Ok(Some(ev)) = tokio::time::timeout(Duration::from_millis(100), rx.recv()).await {
+            if rt.on_event(ev) {
+                rt.reconcile_events();
+            }
+        }
+    }
+    assert_eq!(rt.stats.operations - ops, 1);
+    // `dests` reads the fake's table directly, not through dump().
+    assert_eq!(rt.backend().dumps, dumps_at_start);
+    // Drift: an operator deletes the other destination; events alone would
+    // not see it, the periodic reconcile does (one dump) and repairs it.
+    let ops = rt.stats.operations;
+    let t = rt.backend().table().clone();
+    let svc = t.services[0].service.clone();
+    let dest = t.services[0].destinations[0].clone();
+    let del = lvsd_ipvs::Operation::DelDest(svc.key, dest.key());
+    assert!(lvsd_ipvs::IpvsBackend::apply(rt.backend(), &[del])
+        .iter()
+        .all(|r| r.is_ok()));
+    assert_eq!(dests(&mut rt), "");
+    rt.reconcile();
+    assert_eq!(rt.backend().dumps, dumps_at_start + 1);
+    assert_eq!(dests(&mut rt), "127.0.0.2:80=1");
+    assert_eq!(rt.stats.operations - ops, 1);
+}

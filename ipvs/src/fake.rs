@@ -57,6 +57,8 @@ pub struct FakeIpvs {
     dest_state: HashMap<(ServiceKey, DestKey), DestState>,
     /// What GET_INFO reports (1.2.1, 4096 by default).
     pub info: IpvsInfo,
+    /// How many times the table was read (`dump`).
+    pub dumps: usize,
     /// Scheduler modules available; remove one to simulate a kernel
     /// without it (`ENOENT`).
     pub schedulers: BTreeSet<String>,
@@ -84,6 +86,7 @@ impl Default for FakeIpvs {
                 version: 0x010201,
                 conn_tab_size: 4096,
             },
+            dumps: 0,
             schedulers: DEFAULT_SCHEDULERS.iter().map(|s| s.to_string()).collect(),
             persistence_engines: DEFAULT_PERSISTENCE_ENGINES
                 .iter()
@@ -408,6 +411,7 @@ fn dest_text(dest: &Destination) -> String {
 
 impl IpvsBackend for FakeIpvs {
     fn dump(&mut self) -> Result<Table, OpError> {
+        self.dumps += 1;
         Ok(self.table.clone())
     }
 

@@ -222,7 +222,7 @@ impl<B: IpvsBackend> Core<B> {
                         }
                     }
                     if changed {
-                        self.runtime.reconcile();
+                        self.runtime.reconcile_events();
                     }
                     self.dispatch();
                 }

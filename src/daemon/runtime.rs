@@ -87,6 +87,8 @@ pub struct Runtime<B: IpvsBackend> {
     draining: Vec<Draining>,
     /// Virtual servers whose checks `ha_suspend` holds (address not local).
     ha_suspended: HashSet<usize>,
+    /// The table the last successful reconcile left in the kernel.
+    known: Option<Table>,
 }
 
 /// `lvs_timeouts` as the kernel takes them (0 = leave unchanged); `None`
@@ -173,6 +175,7 @@ impl<B: IpvsBackend> Runtime<B> {
             drain_grace: None,
             draining: Vec::new(),
             ha_suspended: HashSet::new(),
+            known: None,
         };
         // Checks first: their first attempts are scheduled while a large
         // table is still being programmed (results queue until the loop).
@@ -484,6 +487,14 @@ impl<B: IpvsBackend> Runtime<B> {
         self.reconcile_with(None)
     }
 
+    /// After check events: the kernel is taken to hold what the last
+    /// successful reconcile left (no dump of a possibly huge table);
+    /// anything changed behind lvsd's back is for the periodic `reconcile`.
+    pub fn reconcile_events(&mut self) -> ReconcileReport {
+        let known = self.known.take();
+        self.reconcile_with(known)
+    }
+
     fn reconcile_with(&mut self, kernel: Option<Table>) -> ReconcileReport {
         let desired = self.desired();
         let kernel = match kernel {
@@ -498,6 +509,8 @@ impl<B: IpvsBackend> Runtime<B> {
             },
         };
         let report = reconcile_with(&mut self.backend, &desired, &kernel, &mut self.owned);
+        // What the kernel holds now, for the next event-driven reconcile.
+        self.known = report.failed.is_empty().then_some(desired);
         self.stats.runs += 1;
         self.stats.operations += report.applied as u64;
         self.stats.failures += report.failed.len() as u64;
