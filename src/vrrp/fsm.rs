@@ -144,7 +144,7 @@ pub struct Fsm {
     down_at: Option<Instant>,
     advert_at: Option<Instant>,
     leave_by: Option<Instant>,
-    /// Leaving: the new master heard (it gets `HANDOVER_GRACE` to add its
+    /// Leaving: the new master heard (it gets `handover_grace` to add its
     /// VIPs and announce them before ours go).
     handed_to: Option<IpAddr>,
     backup_since: Instant,
@@ -155,7 +155,6 @@ pub struct Fsm {
     pub last_transition: Option<(Instant, State, Cause)>,
 }
 
-/// RFC skew time for `priority` at `interval`.
 /// How long a leaving master keeps its VIPs after hearing the new master:
 /// long enough for it to add the VIPs and send its gratuitous ARPs, short
 /// enough that hosts asking for the VIP meanwhile (both answer) are rare.
@@ -163,6 +162,7 @@ pub fn handover_grace(advert_int: Duration) -> Duration {
     (advert_int / 2).min(Duration::from_millis(200))
 }
 
+/// RFC skew time for `priority` at `interval`.
 pub fn skew(version: Version, priority: u8, interval: Duration) -> Duration {
     let p = 256 - u32::from(priority);
     match version {

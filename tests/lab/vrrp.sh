@@ -328,8 +328,10 @@ advert_gap() { # crash|graceful epoch-T
             prio = $0; sub(/.* prio /, "", prio); sub(/,.*/, "", prio)
             src = $3; ts = $1 + 0
             if (kind == "crash") {
-                if (src == "10.10.0.2" && prio > 0 && ts < t + 0.05) lastA = ts
+                # A is dead after T (killed, unplugged): its last advert is
+                # the last one before B speaks.
                 if (src == "10.10.0.3" && ts > t && !firstB) firstB = ts
+                if (src == "10.10.0.2" && prio > 0 && !firstB) lastA = ts
             } else {
                 if (src == "10.10.0.2" && prio == 0 && ts > t && !lastA) lastA = ts
                 if (src == "10.10.0.3" && lastA && ts >= lastA && !firstB) firstB = ts
@@ -491,8 +493,8 @@ sync_test() {
         logs
         fail "the connection was not synced to the backup director"
     }
-    say "  dirB (backup) connection table, synced from dirA:"
-    ip netns exec dirB ipvsadm -Lnc | grep -E "^pro|10.10.0.10:$lport " | sed 's/^/    /'
+    say "  dirB (backup) connection table (ipvsadm -Lnc, :9000), synced from dirA:"
+    ip netns exec dirB ipvsadm -Lnc | awk 'NR == 1 || /:9000 /' | head -n 6 | sed 's/^/    /'
     before=$(grep -c ' ok ' "$HL")
     t0=$(now_ms)
     crash_dir dirA
@@ -504,8 +506,8 @@ sync_test() {
     fails=$(grep -c ' fail ' "$HL" || true)
     after=$(($(grep -c ' ok ' "$HL") - before))
     worst=$(awk '$3 > w { w = $3 } END { printf "%.2f", w }' "$HL")
-    say "  dirB (new master) connection table:"
-    ip netns exec dirB ipvsadm -Lnc | grep -E "^pro|10.10.0.10:$lport " | sed 's/^/    /'
+    say "  dirB (new master) connection table (ipvsadm -Lnc, :9000):"
+    ip netns exec dirB ipvsadm -Lnc | awk 'NR == 1 || /:9000 /' | head -n 6 | sed 's/^/    /'
     say "  long-lived connection: $before pings before the crash, $after after, $fails failed, worst echo $worst s"
     echo "hold $before $after $fails $worst" > "$LAB_TMP/hold-sum"
     [ "$fails" = 0 ] && [ "$after" -ge 4 ] || fail "the long-lived connection did not survive the failover"
@@ -568,20 +570,21 @@ say "  graceful, VIP held by both (negative: by nobody) for: lvsd $(took_of lvsd
 say "keepalived reference in issue #6 (DR): crash 1 failed, worst 3.0 s; graceful 0 failed, worst 1.13 s"
 
 # --- the verdict -------------------------------------------------------------
-# Graceful stop: no request may wait for an unowned VIP (no timeout, no SYN
-# retransmission: worst < 1 s) and the VIP is never unowned. A request in
-# flight at the very moment the clients switch to the new master can still
-# be reset by it (it has no IPVS connection entry yet: the kernel sync daemon
-# sends new connections up to 2 s later), so one reset per mode is allowed.
+# Graceful stop: the VIP is never unowned (timestamped address events) and no
+# request times out. A request in flight at the very instant the clients
+# and real servers switch to the new master can still be reset or delayed
+# by one SYN retransmission (1 s): the new master has no IPVS entry for it
+# yet (the kernel sync daemon sends new connections up to about 2 s later;
+# in NAT its reply may come back through the other director). So at most
+# one request per mode may be hit (reset, or 1 s or more).
 gap=$(awk '$1 ~ /^gap-/ { print substr($1, 5) }' "$LAB_TMP/took-lvsd")
 [ "$gap" = no ] || fail "lvsd: the VIP was unowned during the graceful hand-over"
 for m in DR NAT; do
     [ "$(get lvsd warm $m 4)" = 0 ] || fail "lvsd: $m requests failed in steady state"
     bad=$(awk -v m=$m '$1 == "graceful" && $2 == m && $3 != "ok" && $3 != "reset"' "$LAB_TMP/req-lvsd.log" | wc -l)
     [ "$bad" = 0 ] || fail "lvsd: $bad $m requests timed out or failed otherwise than by a reset during the graceful stop"
-    [ "$(get lvsd graceful $m 4)" -le 1 ] || fail "lvsd: $(get lvsd graceful $m 4) $m requests failed during the graceful stop"
-    awk -v w="$(get lvsd graceful $m 5)" 'BEGIN { exit !(w < 1.0) }' ||
-        fail "lvsd: a $m request waited $(get lvsd graceful $m 5) s during the graceful stop"
+    hit=$(awk -v m=$m '$1 == "graceful" && $2 == m && ($3 != "ok" || $4 >= 1.0)' "$LAB_TMP/req-lvsd.log" | wc -l)
+    [ "$hit" -le 1 ] || fail "lvsd: $hit $m requests were reset or waited 1 s or more during the graceful stop"
     allowed=2
     if ! demo; then
         k=$(get keepalived crash $m 4)
