@@ -112,6 +112,15 @@ pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
             ms(t3, t4),
         );
     }
+    for (op, e) in &report.failed {
+        eprintln!("lvsd: {op}: {e}");
+    }
+    eprintln!(
+        "lvsd: applied {} operation{}, {} failed",
+        report.applied,
+        if report.applied == 1 { "" } else { "s" },
+        report.failed.len()
+    );
     let code = if report.is_clean() {
         exit::OK
     } else {

@@ -3,7 +3,7 @@
 #   LAB_APPEND=ipv6.disable=1 scripts/lab run tests/lab/ipv6-off.sh
 # IPVS then refuses every IPv6 service with EAFNOSUPPORT (ipvsadm says so
 # too). lvsd apply prints one clear error for the IPv6 service, programs
-# the IPv4 service of the same config, exits 1, and a second apply retries
+# the IPv4 service of the same config, exits 2, and a second apply retries
 # only the IPv6 service.
 set -e
 . scripts/lab.d/guest-lib.sh
@@ -37,7 +37,7 @@ CONF
 rc=0
 n $LVSD apply -f /tmp/v6off.conf --owned-file /tmp/owned-v6off 2>/tmp/v6off.err || rc=$?
 cat /tmp/v6off.err
-[ "$rc" -eq 1 ] || fail "lvsd apply exit $rc, expected 1"
+[ "$rc" -eq 2 ] || fail "lvsd apply exit $rc, expected 2 (runtime error)"
 grep -qx "lvsd: add service TCP \[2001:db8::10\]:80: IPv6 is not supported by this kernel's IPVS" /tmp/v6off.err ||
     fail "no clear error for the IPv6 service"
 # Every error is about the IPv6 service (its destination fails with it).
@@ -49,6 +49,6 @@ assert_eq "-A -t 10.79.0.10:80 -s rr
 rc=0
 n $LVSD apply -f /tmp/v6off.conf --owned-file /tmp/owned-v6off 2>/tmp/v6off2.err || rc=$?
 cat /tmp/v6off2.err
-[ "$rc" -eq 1 ] || fail "second apply exit $rc, expected 1"
+[ "$rc" -eq 2 ] || fail "second apply exit $rc, expected 2"
 grep -q "applied 2 operations, 2 failed" /tmp/v6off2.err || fail "second apply retries only the IPv6 service"
 pass

@@ -65,7 +65,8 @@ virtual_server 10.78.0.100 80 {
     }
 }
 CONF
-g $LVSD -f /tmp/globals.conf --owned-file /tmp/owned-glob --reconcile-interval 1 --control-socket /tmp/lvsd-glob.sock </dev/null 2>/tmp/glob.log &
+# Not through `g`: $! must be lvsd itself, not a subshell, for the SIGTERM.
+ip netns exec glob $LVSD -f /tmp/globals.conf --owned-file /tmp/owned-glob --reconcile-interval 1 --control-socket /tmp/lvsd-glob.sock </dev/null 2>/tmp/glob.log &
 DPID=$!
 wait_for "ip netns exec glob ipvsadm -L --timeout | grep -q 'Timeout (tcp tcpfin udp): 7200 60 120'" 20 || { echo "before: $before"; g ipvsadm -L --timeout; cat /tmp/glob.log; fail "lvs_timeouts not applied"; }
 wait_for "ip netns exec glob ipvsadm -L --daemon | grep -q 'master sync daemon'" 30 || { g ipvsadm -L --daemon; cat /tmp/glob.log; fail "no master sync daemon"; }
