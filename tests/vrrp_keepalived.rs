@@ -23,27 +23,7 @@ fn conf(lan: &Lan, version: u8, advert: &str, priority: u8) -> String {
 }
 
 fn lvsd(lan: &Lan, dir: &TempDir, i: usize, text: &str, tag: &str) -> Proc {
-    let c = dir.write(&format!("lvsd-{tag}.conf"), text);
-    let c = c.to_string_lossy().into_owned();
-    let own = dir.path("owned").to_string_lossy().into_owned();
-    let sock = dir
-        .path(&format!("lvsd-{tag}.sock"))
-        .to_string_lossy()
-        .into_owned();
-    lan.spawn(
-        i,
-        &[
-            LVSD,
-            "-P",
-            "-f",
-            &c,
-            "--owned-file",
-            &own,
-            "--control-socket",
-            &sock,
-        ],
-        &dir.path(&format!("lvsd-{tag}.log")),
-    )
+    lan.lvsd_vrrp(i, LVSD, dir, &format!("lvsd-{tag}"), text)
 }
 
 fn keepalived(lan: &Lan, dir: &TempDir, i: usize, text: &str, tag: &str) -> Proc {

@@ -31,35 +31,12 @@ fn conf(lan: &Lan, priority: u8, extra: &str, node: Node<'_>) -> String {
 }
 
 fn start(lan: &Lan, dir: &TempDir, i: usize, text: &str) -> Proc {
-    let c = dir.write(&format!("n{i}.conf"), text);
-    let c = c.to_string_lossy().into_owned();
-    let own = dir
-        .path(&format!("owned{i}"))
-        .to_string_lossy()
-        .into_owned();
-    let sock = dir
-        .path(&format!("ctl{i}.sock"))
-        .to_string_lossy()
-        .into_owned();
-    lan.spawn(
-        i,
-        &[
-            LVSD,
-            "-P",
-            "-f",
-            &c,
-            "--owned-file",
-            &own,
-            "--control-socket",
-            &sock,
-        ],
-        &dir.path(&format!("n{i}.log")),
-    )
+    lan.lvsd_vrrp(i, LVSD, dir, &format!("n{i}"), text)
 }
 
 /// `lvsd status` of node `i` (human or JSON), with its errors.
 fn status(dir: &TempDir, i: usize, json: bool) -> String {
-    let sock = dir.path(&format!("ctl{i}.sock"));
+    let sock = dir.path(&format!("n{i}.sock"));
     let mut cmd = std::process::Command::new(LVSD);
     cmd.arg("status").arg("--socket").arg(&sock);
     if json {

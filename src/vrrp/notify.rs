@@ -5,18 +5,16 @@
 //! PRIORITY`). keepalived runs its scripts racing each other; lvsd runs
 //! them one after the other on a queue of its own, so they happen in
 //! transition order and a slow script never delays VRRP itself. Each
-//! script is bounded by a timeout (killed with its process group).
+//! script is bounded by a timeout (killed with its process group). Scripts
+//! and FIFOs are run and written by the director's `crate::notify`.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::Duration;
 
-use lvsd_checkers::check::Check;
-use lvsd_checkers::misc::{MiscCheck, MiscSpec};
-use lvsd_checkers::outcome::Verdict;
 use tokio::sync::mpsc::{unbounded_channel, UnboundedSender};
 
 use crate::config::model::{Config, Script};
+use crate::notify::fifo::Fifo;
+use crate::notify::script::{self, Outcome};
 
 /// How long a notify script may run before it is killed.
 pub const SCRIPT_TIMEOUT: Duration = Duration::from_secs(30);
@@ -73,66 +71,55 @@ pub struct Notifier {
     task: tokio::task::JoinHandle<()>,
 }
 
-fn open_fifo(path: &str) -> Option<std::fs::File> {
-    let p = std::path::Path::new(path);
-    if !p.exists() {
-        let c = std::ffi::CString::new(path).ok()?;
-        // SAFETY: c is a valid path string.
-        unsafe {
-            libc::mkfifo(c.as_ptr(), 0o600);
-        }
-    }
-    // Read-write so that writes never block or fail without a reader.
-    std::fs::OpenOptions::new()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NONBLOCK)
-        .open(p)
-        .ok()
-}
-
 impl Notifier {
     /// Starts the queue. `log` receives one line per failed script.
     pub fn start(cfg: &Config, log: UnboundedSender<String>) -> Notifier {
         let (tx, mut rx) = unbounded_channel::<Notification>();
-        let fifos: Vec<std::fs::File> = [&cfg.global.notify_fifo, &cfg.global.vrrp_notify_fifo]
+        let fifos: Vec<Fifo> = [&cfg.global.notify_fifo, &cfg.global.vrrp_notify_fifo]
             .into_iter()
             .flatten()
-            .filter_map(|f| {
-                let r = open_fifo(&f.path);
-                if r.is_none() {
-                    let _ = log.send(format!("cannot open notify FIFO {}", f.path));
+            .filter_map(|f| match Fifo::open(std::path::Path::new(&f.path)) {
+                Ok(fifo) => Some(fifo),
+                Err(e) => {
+                    let _ = log.send(format!("notify FIFO: {e}"));
+                    None
                 }
-                r
             })
             .collect();
-        let script_user = cfg.global.script_user.as_ref().map(|(u, _)| u.clone());
-        let security = cfg.global.enable_script_security;
+        let global = cfg.global.clone();
         let task = tokio::spawn(async move {
             let mut fifos = fifos;
             while let Some(n) = rx.recv().await {
                 for f in fifos.iter_mut() {
-                    let _ = f.write_all(n.fifo_line.as_bytes());
+                    let _ = f.write_line(&n.fifo_line);
                 }
-                for (cmd, user, group) in &n.commands {
-                    let spec = MiscSpec {
-                        misc_path: cmd.clone(),
-                        misc_timeout: SCRIPT_TIMEOUT,
-                        misc_dynamic: false,
+                for (command, user, group) in &n.commands {
+                    let s = Script {
+                        command: command.clone(),
                         user: user.clone(),
                         group: group.clone(),
-                        script_user: script_user.clone(),
-                        rs_weight: 0,
-                        script_security: security,
                     };
-                    match MiscCheck::new(spec) {
-                        Ok(c) => {
-                            if let Verdict::Fail(why) = c.attempt().await.verdict {
-                                let _ = log.send(format!("notify script: {why}"));
-                            }
+                    let outcome = match script::prepare(&s, &global) {
+                        Ok(p) => script::run(&p, SCRIPT_TIMEOUT).await,
+                        Err(e) => Outcome::CannotRun(e.to_string()),
+                    };
+                    match outcome {
+                        Outcome::Exited(0) => {}
+                        Outcome::Exited(c) => {
+                            let _ = log.send(format!("notify script {command}: exit status {c}"));
                         }
-                        Err(e) => {
-                            let _ = log.send(format!("notify script {cmd}: {e}"));
+                        Outcome::Signalled => {
+                            let _ =
+                                log.send(format!("notify script {command}: killed by a signal"));
+                        }
+                        Outcome::TimedOut => {
+                            let _ = log.send(format!(
+                                "notify script {command}: killed after {} s",
+                                SCRIPT_TIMEOUT.as_secs()
+                            ));
+                        }
+                        Outcome::CannotRun(e) => {
+                            let _ = log.send(format!("notify script {command}: {e}"));
                         }
                     }
                 }

@@ -143,7 +143,7 @@ impl DropReason {
 }
 
 /// RFC 1071 one's-complement sum over `parts` (odd lengths padded).
-fn ones_sum(parts: &[&[u8]]) -> u32 {
+pub(crate) fn ones_sum(parts: &[&[u8]]) -> u32 {
     let mut sum: u32 = 0;
     let mut carry: Option<u8> = None;
     for p in parts {
@@ -160,7 +160,8 @@ fn ones_sum(parts: &[&[u8]]) -> u32 {
     sum
 }
 
-fn fold(mut sum: u32) -> u16 {
+/// Folds a one's-complement sum into the 16-bit checksum.
+pub(crate) fn fold(mut sum: u32) -> u16 {
     while sum > 0xffff {
         sum = (sum & 0xffff) + (sum >> 16);
     }

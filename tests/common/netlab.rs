@@ -209,6 +209,33 @@ impl Lan {
         None
     }
 
+    /// Starts `lvsd -P` (VRRP only) in node `i` on `<dir>/<name>.conf`,
+    /// with its owned record, control socket `<name>.sock` and log
+    /// `<name>.log` in `dir`.
+    pub fn lvsd_vrrp(&self, i: usize, lvsd: &str, dir: &TempDir, name: &str, conf: &str) -> Proc {
+        let c = dir.write(&format!("{name}.conf"), conf);
+        let arg = |f: &str| dir.path(f).to_string_lossy().into_owned();
+        let (c, own, sock) = (
+            c.to_string_lossy().into_owned(),
+            arg(&format!("{name}.owned")),
+            arg(&format!("{name}.sock")),
+        );
+        self.spawn(
+            i,
+            &[
+                lvsd,
+                "-P",
+                "-f",
+                &c,
+                "--owned-file",
+                &own,
+                "--control-socket",
+                &sock,
+            ],
+            &dir.path(&format!("{name}.log")),
+        )
+    }
+
     /// Silently partitions node `i` (bridge port disabled, carrier up).
     pub fn cut(&self, i: usize, cut: bool) {
         let port = format!("p{i}");

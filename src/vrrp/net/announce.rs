@@ -8,6 +8,8 @@ use std::mem::{size_of, zeroed};
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 
+use super::super::packet::{fold, ones_sum};
+
 const ETH_P_ARP: u16 = 0x0806;
 const ETH_P_IPV6: u16 = 0x86dd;
 
@@ -27,26 +29,9 @@ pub fn garp_frame(mac: [u8; 6], vip: Ipv4Addr) -> Vec<u8> {
 }
 
 fn icmpv6_checksum(src: Ipv6Addr, dst: Ipv6Addr, body: &[u8]) -> u16 {
-    let mut sum: u32 = 0;
-    let mut add = |b: &[u8]| {
-        for c in b.chunks(2) {
-            let w = if c.len() == 2 {
-                u16::from_be_bytes([c[0], c[1]])
-            } else {
-                u16::from_be_bytes([c[0], 0])
-            };
-            sum += u32::from(w);
-        }
-    };
-    add(&src.octets());
-    add(&dst.octets());
-    add(&(body.len() as u32).to_be_bytes());
-    add(&[0, 0, 0, 58]);
-    add(body);
-    while sum > 0xffff {
-        sum = (sum & 0xffff) + (sum >> 16);
-    }
-    !(sum as u16)
+    let len = (body.len() as u32).to_be_bytes();
+    let sum = ones_sum(&[&src.octets(), &dst.octets(), &len, &[0, 0, 0, 58], body]);
+    fold(sum)
 }
 
 /// The unsolicited neighbour advertisement for `vip` from `mac` to all
