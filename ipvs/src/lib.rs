@@ -12,6 +12,7 @@ pub mod netlink;
 pub mod ops;
 pub mod owned;
 pub mod reconcile;
+pub mod sync;
 
 pub use listing::*;
 pub use model::*;

@@ -9,6 +9,7 @@
 //! - `event_loop.rs`: the event loop around it (testable with the fake kernel);
 //! - here: the process (signals, sockets, pid file, sd_notify).
 
+pub mod conn_handover;
 pub mod event_loop;
 pub mod runtime;
 pub mod syncd;
@@ -201,7 +202,7 @@ fn start_vrrp(
                 Some(Box::new(syncd::SyncDaemonFollower::new(
                     sd.clone(),
                     &instances,
-                    c,
+                    syncd::KernelSync::new(c),
                 )))
             }
             Err(e) if with_ipvs => return Err(format!("lvs_sync_daemon: {e}")),

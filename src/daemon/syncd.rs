@@ -2,26 +2,66 @@
 //! (`lvs_sync_daemon IF [inst] NAME ...`): master daemon while the instance
 //! is Master, backup daemon otherwise, none once stopped. Established
 //! connections are synchronised to the backup, so they survive failover.
+//!
+//! Graceful hand-over, both sides: a resigning Master copies its whole
+//! connection table to the backups while it still forwards (see
+//! `conn_handover`), and a new Master keeps its backup daemon for
+//! `BACKUP_LINGER` next to the master daemon so that it still takes in
+//! those copies (and the old master's last kernel messages).
+
+use std::time::{Duration, Instant};
 
 use lvsd_ipvs::netlink::client::IpvsClient;
 use lvsd_ipvs::netlink::convert::{SyncDaemon, SyncState};
 
+use super::conn_handover::ConnHandover;
 use crate::config::model::LvsSyncDaemon;
 use crate::vrrp::engine::StateHook;
 use crate::vrrp::fsm::State;
+
+/// How long a new Master keeps its backup daemon.
+pub const BACKUP_LINGER: Duration = Duration::from_secs(3);
+/// How long the last copy of a hand-over may take.
+const HANDOVER_FINISH: Duration = Duration::from_secs(1);
 
 /// The kernel side of the sync daemon, behind a trait for tests.
 pub trait SyncDaemonControl: Send {
     fn start(&mut self, d: &SyncDaemon) -> Result<(), String>;
     fn stop(&mut self, state: SyncState) -> Result<(), String>;
+    /// Starts copying the connection table to the backups.
+    fn begin_handover(&mut self, d: &SyncDaemon) -> Result<(), String>;
+    /// Sends the last copy; a line for the log.
+    fn end_handover(&mut self) -> Option<String>;
 }
 
-impl SyncDaemonControl for IpvsClient {
+/// The kernel's sync daemons over netlink, and the hand-over thread.
+pub struct KernelSync {
+    client: IpvsClient,
+    handover: Option<ConnHandover>,
+}
+
+impl KernelSync {
+    pub fn new(client: IpvsClient) -> Self {
+        KernelSync {
+            client,
+            handover: None,
+        }
+    }
+}
+
+impl SyncDaemonControl for KernelSync {
     fn start(&mut self, d: &SyncDaemon) -> Result<(), String> {
-        self.start_daemon(d).map_err(|e| e.to_string())
+        self.client.start_daemon(d).map_err(|e| e.to_string())
     }
     fn stop(&mut self, state: SyncState) -> Result<(), String> {
-        self.stop_daemon(state).map_err(|e| e.to_string())
+        self.client.stop_daemon(state).map_err(|e| e.to_string())
+    }
+    fn begin_handover(&mut self, d: &SyncDaemon) -> Result<(), String> {
+        self.handover = Some(ConnHandover::start(d)?);
+        Ok(())
+    }
+    fn end_handover(&mut self) -> Option<String> {
+        self.handover.take().map(|h| h.finish(HANDOVER_FINISH))
     }
 }
 
@@ -29,7 +69,11 @@ pub struct SyncDaemonFollower<C: SyncDaemonControl> {
     cfg: LvsSyncDaemon,
     instance: String,
     control: C,
-    running: Option<SyncState>,
+    master: bool,
+    backup: bool,
+    /// When a lingering backup daemon stops.
+    backup_until: Option<Instant>,
+    handing_over: bool,
 }
 
 impl<C: SyncDaemonControl> SyncDaemonFollower<C> {
@@ -54,7 +98,10 @@ impl<C: SyncDaemonControl> SyncDaemonFollower<C> {
             cfg,
             instance,
             control,
-            running: None,
+            master: false,
+            backup: false,
+            backup_until: None,
+            handing_over: false,
         }
     }
 
@@ -70,33 +117,72 @@ impl<C: SyncDaemonControl> SyncDaemonFollower<C> {
         }
     }
 
-    /// Makes the kernel run the daemon `want` (None = no daemon).
-    pub fn set(&mut self, want: Option<SyncState>) -> Vec<String> {
-        let mut log = Vec::new();
-        if self.running == want {
-            return log;
+    fn run(&mut self, state: SyncState, want: bool, log: &mut Vec<String>) {
+        let running = match state {
+            SyncState::Master => self.master,
+            SyncState::Backup => self.backup,
+        };
+        if running == want {
+            return;
         }
-        if let Some(old) = self.running.take() {
-            if let Err(e) = self.control.stop(old) {
-                log.push(format!("sync daemon: cannot stop the {old:?} daemon: {e}"));
-            }
-        }
-        if let Some(new) = want {
-            let d = self.daemon(new);
+        let name = match state {
+            SyncState::Master => "master",
+            SyncState::Backup => "backup",
+        };
+        if want {
+            let d = self.daemon(state);
             match self.control.start(&d) {
-                Ok(()) => {
-                    self.running = Some(new);
-                    log.push(format!(
-                        "sync daemon: {} on {} (syncid {})",
-                        match new {
-                            SyncState::Master => "master",
-                            SyncState::Backup => "backup",
-                        },
-                        d.mcast_ifn,
-                        d.sync_id
-                    ));
+                Ok(()) => log.push(format!(
+                    "sync daemon: {name} on {} (syncid {})",
+                    d.mcast_ifn, d.sync_id
+                )),
+                Err(e) => {
+                    log.push(format!("sync daemon: cannot start the {name} daemon: {e}"));
+                    return;
                 }
-                Err(e) => log.push(format!("sync daemon: cannot start: {e}")),
+            }
+        } else if let Err(e) = self.control.stop(state) {
+            log.push(format!("sync daemon: cannot stop the {name} daemon: {e}"));
+        }
+        match state {
+            SyncState::Master => self.master = want,
+            SyncState::Backup => self.backup = want,
+        }
+    }
+
+    /// Makes the kernel run the daemons for the instance's state.
+    fn follow(&mut self, state: State, now: Instant) -> Vec<String> {
+        let mut log = Vec::new();
+        let leaving = state == State::Leaving;
+        if self.handing_over && !leaving {
+            self.handing_over = false;
+            log.extend(self.control.end_handover());
+        }
+        match state {
+            State::Master | State::Leaving => {
+                // Stop the backup daemon before starting the master daemon
+                // only when there is nothing to take in any more.
+                if self.backup && self.backup_until.is_none() {
+                    self.backup_until = Some(now + BACKUP_LINGER);
+                }
+                self.run(SyncState::Master, true, &mut log);
+                if leaving && !self.handing_over {
+                    let d = self.daemon(SyncState::Master);
+                    match self.control.begin_handover(&d) {
+                        Ok(()) => self.handing_over = true,
+                        Err(e) => log.push(e),
+                    }
+                }
+            }
+            State::Backup | State::Fault => {
+                self.backup_until = None;
+                self.run(SyncState::Master, false, &mut log);
+                self.run(SyncState::Backup, true, &mut log);
+            }
+            State::Stopped | State::Initialize => {
+                self.backup_until = None;
+                self.run(SyncState::Master, false, &mut log);
+                self.run(SyncState::Backup, false, &mut log);
             }
         }
         log
@@ -108,13 +194,22 @@ impl<C: SyncDaemonControl> StateHook for SyncDaemonFollower<C> {
         if instance != self.instance {
             return None;
         }
-        let want = match state {
-            State::Master | State::Leaving => Some(SyncState::Master),
-            State::Backup | State::Fault => Some(SyncState::Backup),
-            State::Stopped | State::Initialize => None,
-        };
-        let log = self.set(want);
+        let log = self.follow(state, Instant::now());
         (!log.is_empty()).then(|| log.join("; "))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.backup_until
+    }
+
+    fn on_deadline(&mut self, now: Instant) -> Option<String> {
+        if self.backup_until.is_some_and(|t| t <= now) {
+            self.backup_until = None;
+            let mut log = Vec::new();
+            self.run(SyncState::Backup, false, &mut log);
+            return (!log.is_empty()).then(|| log.join("; "));
+        }
+        None
     }
 }
 
@@ -133,6 +228,15 @@ mod tests {
         fn stop(&mut self, s: SyncState) -> Result<(), String> {
             self.0.push(format!("stop {s:?}"));
             Ok(())
+        }
+        fn begin_handover(&mut self, d: &SyncDaemon) -> Result<(), String> {
+            self.0
+                .push(format!("handover {} {}", d.mcast_ifn, d.sync_id));
+            Ok(())
+        }
+        fn end_handover(&mut self) -> Option<String> {
+            self.0.push("handover done".into());
+            None
         }
     }
 
@@ -157,8 +261,52 @@ mod tests {
             f.control.0,
             vec![
                 "start Backup eth1 7",
-                "stop Backup",
+                // The backup daemon lingers next to the master daemon.
                 "start Master eth1 7",
+                "handover eth1 7",
+                "handover done",
+                "stop Master",
+                "stop Backup",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_new_master_keeps_its_backup_daemon_for_a_while() {
+        let cfg = LvsSyncDaemon {
+            interface: "eth1".into(),
+            instance: None,
+            sync_id: None,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        };
+        let mut f = SyncDaemonFollower::new(cfg, &[("VI_1", 5)], Recorder::default());
+        let t0 = Instant::now();
+        f.follow(State::Backup, t0);
+        f.follow(State::Master, t0);
+        assert_eq!(f.deadline(), Some(t0 + BACKUP_LINGER));
+        assert!(f.on_deadline(t0 + BACKUP_LINGER / 2).is_none());
+        assert_eq!(
+            f.control.0,
+            vec!["start Backup eth1 5", "start Master eth1 5"]
+        );
+        let line = f.on_deadline(t0 + BACKUP_LINGER);
+        assert!(line.is_none(), "stopping logs nothing: {line:?}");
+        assert_eq!(f.control.0.last().map(String::as_str), Some("stop Backup"));
+        assert_eq!(f.deadline(), None);
+        // Back to Backup before the linger ends: the backup daemon just stays.
+        f.follow(State::Backup, t0);
+        f.follow(State::Master, t0);
+        f.follow(State::Backup, t0);
+        assert_eq!(f.deadline(), None);
+        assert_eq!(
+            &f.control.0[3..],
+            &[
+                "stop Master",
+                "start Backup eth1 5",
+                "start Master eth1 5",
                 "stop Master"
             ]
         );

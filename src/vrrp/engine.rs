@@ -50,6 +50,14 @@ pub enum VrrpCommand {
 /// daemon); returns a line to log, if any.
 pub trait StateHook: Send {
     fn on_state(&mut self, instance: &str, state: State) -> Option<String>;
+    /// When the hook wants `on_deadline` called, if ever.
+    fn deadline(&self) -> Option<Instant> {
+        None
+    }
+    /// Called once `deadline` has passed; returns a line to log, if any.
+    fn on_deadline(&mut self, _now: Instant) -> Option<String> {
+        None
+    }
 }
 
 /// What `lvsd status` shows of an instance.
@@ -315,6 +323,7 @@ impl Engine {
             .iter()
             .flat_map(|i| [i.fsm.next_deadline(), i.garp_second, i.garp_refresh])
             .flatten()
+            .chain(self.hook.as_ref().and_then(|h| h.deadline()))
             .min()
     }
 
@@ -682,6 +691,13 @@ impl Engine {
     }
 
     async fn on_timers(&mut self, now: Instant) {
+        if let Some(h) = self.hook.as_mut() {
+            if h.deadline().is_some_and(|d| d <= now) {
+                if let Some(l) = h.on_deadline(now) {
+                    let _ = self.events.send(VrrpEvent::Log(l));
+                }
+            }
+        }
         for i in 0..self.insts.len() {
             if self.insts[i].fsm.next_deadline().is_some_and(|d| d <= now) {
                 let a = self.insts[i].fsm.on_timer(now);

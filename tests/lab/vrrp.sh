@@ -282,7 +282,7 @@ show_log() {
     eval "seen=\${SEEN_$1_$IMPL:-0}"
     total=$(wc -l < "$f")
     if [ "$total" -gt "$seen" ]; then
-        tail -n +$((seen + 1)) "$f" | grep -E 'VRRP VI_|sync daemon|\) Entering|Sync group|started:|stopped' |
+        tail -n +$((seen + 1)) "$f" | grep -E 'VRRP VI_|sync daemon|connection hand-over|\) Entering|Sync group|started:|stopped' |
             sed "s/^/    [$1] /" | head -n 20 || true
     fi
     eval "SEEN_$1_$IMPL=$total"
