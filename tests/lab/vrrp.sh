@@ -24,10 +24,11 @@
 # through the connections lvs_sync_daemon synced to the backup.
 #
 # Asserted: lvsd's crash failures <= max(2, keepalived's); lvsd's graceful
-# stop: the VIP is never unowned, no request times out or waits 1 s (a
-# SYN retransmission), at most one reset per mode (see the verdict); the
-# long-lived connection is in the backup's table before the crash and keeps
-# working after it.
+# stop: the VIP is never unowned, no request fails, none waits 1 s (a SYN
+# retransmission) in DR and at most one in NAT (see the verdict); a
+# connection dirA's kernel has not synced is copied to dirB by the
+# hand-over and keeps working; the long-lived connection is in the
+# backup's table before the crash and keeps working after it.
 #
 #   sh tests/lab/vrrp.sh          the test (lvsd, then keepalived)
 #   sh tests/lab/vrrp.sh demo     lvsd only, with tables and states (scripts/demo)
@@ -341,7 +342,7 @@ advert_gap() { # crash|graceful epoch-T
 }
 explain() { if demo; then echo "  >> $*"; fi; }
 PAUSE=3
-if demo; then PAUSE=2; fi
+if demo; then PAUSE=1; fi
 took() { # phase ms
     echo "$1 $2" >> "$LAB_TMP/took-$IMPL"
     say "  $1: $3 $(secs "$2") s"
@@ -400,6 +401,7 @@ run_impl() { # lvsd | keepalived
     ip -n dirB -ts monitor address > "$LAB_TMP/monB" 2>&1 </dev/null &
     MB=$!
     sleep 0.5
+    if [ $IMPL = lvsd ]; then handover_setup; fi
     eval "p=\$PID_dirA"
     t0=$(now_ms)
     T_TERM=$(date +%s.%N)
@@ -434,6 +436,7 @@ run_impl() { # lvsd | keepalived
     say "  VIP unowned at some point during the hand-over: $gap"
     echo "gap-$gap 0" >> "$LAB_TMP/took-$IMPL"
     logs
+    if [ $IMPL = lvsd ]; then handover_check; fi
     sleep $PAUSE
     if demo; then tables; fi
 
@@ -475,6 +478,41 @@ run_impl() { # lvsd | keepalived
     done > "$LAB_TMP/sum-$IMPL"
     say "=== $IMPL: phase mode sent failed worst-latency(s)"
     sed 's/^/    /' "$LAB_TMP/sum-$IMPL"
+}
+
+# The graceful hand-over copies connections the kernel sync daemon has not
+# sent: dirA's kernel is told to sync an established connection only at
+# its 1000th packet, so a long-lived connection opened through dirA just
+# before its SIGTERM is not in dirB's table; after the hand-over it is, and
+# it keeps working.
+handover_setup() {
+    ip netns exec dirA sysctl -qw net.ipv4.vs.sync_threshold="1000 0"
+    HL=$LAB_TMP/hold-handover.log
+    : > "$HL"
+    ip netns exec cli python3 $TOOL hold $VIP 9000 "$HL" "$PH" </dev/null &
+    HOLD=$!
+    wait_for "[ \$(grep -c ' ok ' $HL) -ge 2 ]" 20 || fail "the hand-over connection did not start: $(cat "$HL")"
+    HO_PORT=$(awk 'NR == 1 { print $4 }' "$HL")
+    if ip netns exec dirB ipvsadm -Lnc | grep -q "10.10.0.10:$HO_PORT "; then
+        fail "precondition: dirA's kernel synced 10.10.0.10:$HO_PORT to dirB although sync_threshold is 1000"
+    fi
+    HO_BEFORE=$(grep -c ' ok ' "$HL")
+    say "  connection 10.10.0.10:$HO_PORT -> $VIP:9000 through dirA, not in dirB's table (dirA's kernel would sync it only at its 1000th packet)"
+}
+handover_check() {
+    present=no
+    ip netns exec dirB ipvsadm -Lnc | grep -q "10.10.0.10:$HO_PORT " && present=yes
+    wait_for "[ \$(grep -c ' ok ' $HL) -ge $((HO_BEFORE + 3)) ] || grep -q ' fail ' $HL" 20 || true
+    fails=$(grep -c ' fail ' "$HL" || true)
+    after=$(($(grep -c ' ok ' "$HL") - HO_BEFORE))
+    kill "$HOLD" 2>/dev/null || true
+    wait "$HOLD" 2>/dev/null || true
+    HOLD=""
+    ip netns exec dirA sysctl -qw net.ipv4.vs.sync_threshold="3 50"
+    say "  hand-over: that connection in dirB's table after the switch: $present; $after pings after the SIGTERM, $fails failed"
+    echo "handover $present $after $fails" > "$LAB_TMP/handover-sum"
+    [ $present = yes ] || fail "the graceful hand-over did not copy the connection to dirB"
+    [ "$fails" = 0 ] && [ "$after" -ge 3 ] || fail "the connection copied at the hand-over did not keep working"
 }
 
 # A long-lived connection to VIP:9000 (DR) through dirA, synced to dirB by
@@ -570,21 +608,23 @@ say "  graceful, VIP held by both (negative: by nobody) for: lvsd $(took_of lvsd
 say "keepalived reference in issue #6 (DR): crash 1 failed, worst 3.0 s; graceful 0 failed, worst 1.13 s"
 
 # --- the verdict -------------------------------------------------------------
-# Graceful stop: the VIP is never unowned (timestamped address events) and no
-# request times out. A request in flight at the very instant the clients
-# and real servers switch to the new master can still be reset or delayed
-# by one SYN retransmission (1 s): the new master has no IPVS entry for it
-# yet (the kernel sync daemon sends new connections up to about 2 s later;
-# in NAT its reply may come back through the other director). So at most
-# one request per mode may be hit (reset, or 1 s or more).
+# Graceful stop: the VIP is never unowned (timestamped address events) and
+# no request fails: the connections dirA opened are copied to dirB before
+# the switch (connection hand-over). In DR no request waits 1 s or more.
+# In NAT a real server's reply to a connection dirA opened in the last
+# ~20 ms before the switch can reach dirB before the copy does; the client
+# resends its SYN a second later and gets through, so at most one NAT
+# request may take 1 s or more.
 gap=$(awk '$1 ~ /^gap-/ { print substr($1, 5) }' "$LAB_TMP/took-lvsd")
 [ "$gap" = no ] || fail "lvsd: the VIP was unowned during the graceful hand-over"
 for m in DR NAT; do
     [ "$(get lvsd warm $m 4)" = 0 ] || fail "lvsd: $m requests failed in steady state"
-    bad=$(awk -v m=$m '$1 == "graceful" && $2 == m && $3 != "ok" && $3 != "reset"' "$LAB_TMP/req-lvsd.log" | wc -l)
-    [ "$bad" = 0 ] || fail "lvsd: $bad $m requests timed out or failed otherwise than by a reset during the graceful stop"
-    hit=$(awk -v m=$m '$1 == "graceful" && $2 == m && ($3 != "ok" || $4 >= 1.0)' "$LAB_TMP/req-lvsd.log" | wc -l)
-    [ "$hit" -le 1 ] || fail "lvsd: $hit $m requests were reset or waited 1 s or more during the graceful stop"
+    bad=$(awk -v m=$m '$1 == "graceful" && $2 == m && $3 != "ok"' "$LAB_TMP/req-lvsd.log" | wc -l)
+    [ "$bad" = 0 ] || fail "lvsd: $bad $m requests failed during the graceful stop"
+    slow=$(awk -v m=$m '$1 == "graceful" && $2 == m && $4 >= 1.0' "$LAB_TMP/req-lvsd.log" | wc -l)
+    limit=0
+    [ $m = NAT ] && limit=1
+    [ "$slow" -le $limit ] || fail "lvsd: $slow $m requests waited 1 s or more during the graceful stop"
     allowed=2
     if ! demo; then
         k=$(get keepalived crash $m 4)
