@@ -1,8 +1,8 @@
 //! Connection hand-over at a graceful stop. While a Master resigns
 //! (priority 0 sent, VIPs and forwarding kept until the new master is
 //! heard), a thread copies the kernel's IPVS connection table to the
-//! backups in the kernel sync protocol: at once, every 20 ms (less often
-//! for a table that takes longer to copy), and once more at the end. The kernel's own sync daemon may hold a new connection
+//! backups in the kernel sync protocol: at once, then every 5 ms (less
+//! often for a table that takes longer to copy), and once more at the end. The kernel's own sync daemon may hold a new connection
 //! for up to 2 s before sending it and drops what it holds when stopped,
 //! so without this the new master would reset connections opened in the
 //! last seconds before the switch when their next packet reaches it.
@@ -24,7 +24,7 @@ const DEFAULT_PORT: u16 = 8848;
 /// opens between two copies is unknown to the new master for that long:
 /// with NAT, a real server's reply that reaches the new master first is
 /// lost (and the client resends its SYN a second later).
-const INTERVAL: Duration = Duration::from_millis(20);
+const INTERVAL: Duration = Duration::from_millis(5);
 /// No hand-over lasts longer than this, whatever happens to the engine.
 const MAX_DURATION: Duration = Duration::from_secs(60);
 
@@ -176,7 +176,8 @@ fn run(sock: &Socket, encoder: SyncEncoder, last: &mpsc::Receiver<()>) -> Handov
                 .ok()
                 .map(|t| DestIndex::new(&t));
         }
-        // A large table is copied less often.
+        // A large table is copied less often: at most a third of the time
+        // goes to copying.
         wait = INTERVAL.max(t.elapsed() * 2);
     }
 }
