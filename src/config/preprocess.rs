@@ -889,11 +889,18 @@ impl<'a> Preprocessor<'a> {
 /// A line the fast path can take: ASCII, and nothing the preprocessor must
 /// look at (parameters, continuation, conditionals, sequences, includes).
 fn plain_line(raw: &str) -> bool {
-    if !raw.is_ascii() || raw.contains(['$', '\\']) {
+    let b = raw.as_bytes();
+    // One pass over the bytes: non-ASCII, `$` and a backslash need the
+    // general path.
+    if b.iter().any(|&c| c >= 0x80 || c == b'$' || c == b'\\') {
         return false;
     }
-    let t = raw.trim_start();
-    !(t.starts_with('@') || t.starts_with('~') || t.starts_with("include"))
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace() && *c != 0x0b)
+        .unwrap_or(b.len());
+    let t = &b[start..];
+    !(t.starts_with(b"@") || t.starts_with(b"~") || t.starts_with(b"include"))
 }
 
 fn push_char(out: &mut [Vec<SrcChar>], c: SrcChar) {

@@ -741,8 +741,8 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         .weight
         .take()
         .unwrap_or_else(|| Sourced::new(1, "default"));
-    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::new();
     let rs_count = rs_nodes.len();
+    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::with_capacity(rs_count);
     vs.real_servers.reserve_exact(rs_count);
     for rn in rs_nodes {
         if let Some(rs) = real_server(b, rn, &vs, &weight, &inherit, cfg) {
@@ -951,7 +951,7 @@ fn real_server(
         checkers: Vec::new(),
     };
     let mut rs_inherit = inherit.clone();
-    let mut checker_nodes = Vec::new();
+    let mut checker_count = 0;
     for c in children {
         let set = b.set_at(c);
         match c.name.text.as_str() {
@@ -1016,7 +1016,7 @@ fn real_server(
                     rs_inherit.delay_loop = Sourced::new(d, Origin::inherited("real_server", &set));
                 }
             }
-            name if checker::CHECKER_KEYWORDS.contains(&name) => checker_nodes.push(c),
+            name if checker::CHECKER_KEYWORDS.contains(&name) => checker_count += 1,
             _ => b.unknown(c, "in real_server", RS_KEYWORDS),
         }
     }
@@ -1058,7 +1058,10 @@ fn real_server(
             "a real_server may differ in address family from its virtual_server only with TUN forwarding",
         );
     }
-    rs.checkers.reserve_exact(checker_nodes.len());
+    rs.checkers.reserve_exact(checker_count);
+    let checker_nodes = children
+        .iter()
+        .filter(|c| checker::CHECKER_KEYWORDS.contains(&c.name.text.as_str()));
     for c in checker_nodes {
         if let Some(chk) = checker::checker(b, c, &rs, vs, &rs_inherit, cfg) {
             rs.checkers.push(chk);
