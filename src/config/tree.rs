@@ -219,8 +219,13 @@ pub fn build(tokens: Vec<Token>, diags: &mut Diagnostics) -> Vec<Node> {
 /// Moves `v[start..]` out into an exactly sized vector; `v` keeps its
 /// buffer (unlike `split_off(0)`, which hands the buffer over).
 fn take_from<T>(v: &mut Vec<T>, start: usize) -> Vec<T> {
-    let start = start.min(v.len());
-    let mut out = Vec::with_capacity(v.len() - start);
-    out.extend(v.drain(start..));
-    out
+    if start == 0 {
+        // `append` moves the elements with one copy and leaves `v` empty.
+        let mut out = Vec::with_capacity(v.len());
+        out.append(v);
+        out
+    } else {
+        // Copies the tail into a vector of exactly its length.
+        v.split_off(start.min(v.len()))
+    }
 }
