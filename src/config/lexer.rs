@@ -220,12 +220,7 @@ pub fn tokenize_ascii(
             }
             _ => {
                 let start = i;
-                while i < b.len()
-                    && !matches!(
-                        b[i],
-                        b' ' | b'\t' | b'\r' | 0x0b | 0x0c | b'{' | b'}' | b'"' | b'#' | b'!'
-                    )
-                {
+                while i < b.len() && !ENDS_WORD[b[i] as usize] {
                     i += 1;
                 }
                 out.push(Token {
@@ -253,6 +248,19 @@ pub fn tokenize_ascii(
     }
     Ok(())
 }
+
+/// Bytes that end an unquoted word on the fast path: blanks, braces, a
+/// quote, and the comment characters.
+const ENDS_WORD: [bool; 256] = {
+    let mut t = [false; 256];
+    let ends = *b" \t\r\x0b\x0c{}\"#!";
+    let mut i = 0;
+    while i < ends.len() {
+        t[ends[i] as usize] = true;
+        i += 1;
+    }
+    t
+};
 
 fn simple(kind: TokenKind, text: &str, loc: Loc) -> Token {
     Token {

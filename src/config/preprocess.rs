@@ -245,7 +245,10 @@ impl<'a> Preprocessor<'a> {
         for (idx, raw) in text.split('\n').enumerate() {
             let line_no = idx as u32 + 1;
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            if raw.contains('\0') {
+            // A plain line has no NUL (`plain_line` looks at every byte), so
+            // only other lines need the NUL scan.
+            let plain = multi_def.is_none() && pending.is_empty() && plain_line(raw);
+            if !plain && raw.contains('\0') {
                 self.diags.error(
                     Loc {
                         file,
@@ -257,7 +260,7 @@ impl<'a> Preprocessor<'a> {
                 );
                 continue;
             }
-            if multi_def.is_none() && pending.is_empty() && plain_line(raw) {
+            if plain {
                 if let Err(e) = lexer::tokenize_ascii(raw, file, line_no, &mut self.tokens) {
                     self.diags.error(e.loc, 1, e.message);
                 }
@@ -886,14 +889,24 @@ impl<'a> Preprocessor<'a> {
     }
 }
 
-/// A line the fast path can take: ASCII, and nothing the preprocessor must
+/// A line the fast path can take: ASCII without NUL, and nothing the preprocessor must
 /// look at (parameters, continuation, conditionals, sequences, includes).
 fn plain_line(raw: &str) -> bool {
-    if !raw.is_ascii() || raw.contains(['$', '\\']) {
+    let b = raw.as_bytes();
+    // One pass over the bytes: non-ASCII, `$`, a backslash and NUL need the
+    // general path. No early exit: the branch-free reduction is vectorised.
+    let special = b.iter().fold(false, |acc, &c| {
+        acc | (c >= 0x80) | (c == b'$') | (c == b'\\') | (c == 0)
+    });
+    if special {
         return false;
     }
-    let t = raw.trim_start();
-    !(t.starts_with('@') || t.starts_with('~') || t.starts_with("include"))
+    let start = b
+        .iter()
+        .position(|c| !c.is_ascii_whitespace() && *c != 0x0b)
+        .unwrap_or(b.len());
+    let t = &b[start..];
+    !(t.starts_with(b"@") || t.starts_with(b"~") || t.starts_with(b"include"))
 }
 
 fn push_char(out: &mut [Vec<SrcChar>], c: SrcChar) {

@@ -3,6 +3,7 @@
 
 use std::fmt;
 use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
 
 /// Index of a file in a `SourceMap`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -26,18 +27,17 @@ pub struct SourceMap {
 #[derive(Debug, Clone)]
 struct SourceFile {
     path: PathBuf,
-    /// Byte offset of the start of each line.
-    line_starts: Vec<usize>,
+    /// Byte offset of the start of each line, computed when a diagnostic
+    /// first quotes a line (a valid configuration never needs it).
+    line_starts: OnceLock<Vec<usize>>,
     text: String,
 }
 
 impl SourceMap {
     pub fn add(&mut self, path: &Path, text: String) -> FileId {
-        let mut line_starts = vec![0];
-        line_starts.extend(text.match_indices('\n').map(|(i, _)| i + 1));
         self.files.push(SourceFile {
             path: path.to_path_buf(),
-            line_starts,
+            line_starts: OnceLock::new(),
             text,
         });
         FileId((self.files.len() - 1) as u32)
@@ -61,9 +61,13 @@ impl SourceMap {
     pub fn line_text(&self, id: FileId, line: u32) -> Option<&str> {
         let f = self.files.get(id.0 as usize)?;
         let idx = (line as usize).checked_sub(1)?;
-        let start = *f.line_starts.get(idx)?;
-        let end = f
-            .line_starts
+        let line_starts = f.line_starts.get_or_init(|| {
+            std::iter::once(0)
+                .chain(f.text.match_indices('\n').map(|(i, _)| i + 1))
+                .collect()
+        });
+        let start = *line_starts.get(idx)?;
+        let end = line_starts
             .get(idx + 1)
             .map(|e| e.saturating_sub(1))
             .unwrap_or(f.text.len());
@@ -83,6 +87,8 @@ impl SourceMap {
     pub fn restore_text(&mut self, id: FileId, text: String) {
         if let Some(f) = self.files.get_mut(id.0 as usize) {
             f.text = text;
+            // Line starts computed while the text was lent out are wrong.
+            f.line_starts = OnceLock::new();
         }
     }
 

@@ -7,28 +7,45 @@ use std::ops::Deref;
 
 const INLINE: usize = 22;
 
+/// A token's string. The representation is private: an inline buffer is
+/// only ever filled from a whole `&str`, so it always holds valid UTF-8.
 #[derive(Clone)]
-pub enum Text {
+pub struct Text(Repr);
+
+#[derive(Clone)]
+enum Repr {
     Inline { len: u8, buf: [u8; INLINE] },
     Heap(Box<str>),
 }
 
 impl Text {
     pub fn as_str(&self) -> &str {
-        match self {
-            // The buffer always holds `len` bytes copied from a `&str`.
-            Text::Inline { len, buf } => std::str::from_utf8(&buf[..*len as usize]).unwrap_or(""),
-            Text::Heap(s) => s,
+        match &self.0 {
+            Repr::Inline { len, buf } => {
+                let bytes = buf.get(..*len as usize).unwrap_or(&[]);
+                // SAFETY: `Repr::Inline` is built only in `From<&str>`, which
+                // copies the whole of a `&str` (valid UTF-8) and its length;
+                // the fields are private, so nothing else can change them.
+                // Skipping the re-validation matters: every keyword match
+                // and value parse reads a token's text.
+                unsafe { std::str::from_utf8_unchecked(bytes) }
+            }
+            Repr::Heap(s) => s,
         }
+    }
+
+    /// Whether the text is stored inline (no heap allocation).
+    pub fn is_inline(&self) -> bool {
+        matches!(self.0, Repr::Inline { .. })
     }
 }
 
 impl Default for Text {
     fn default() -> Self {
-        Text::Inline {
+        Text(Repr::Inline {
             len: 0,
             buf: [0; INLINE],
-        }
+        })
     }
 }
 
@@ -37,12 +54,12 @@ impl From<&str> for Text {
         if s.len() <= INLINE {
             let mut buf = [0u8; INLINE];
             buf[..s.len()].copy_from_slice(s.as_bytes());
-            Text::Inline {
+            Text(Repr::Inline {
                 len: s.len() as u8,
                 buf,
-            }
+            })
         } else {
-            Text::Heap(s.into())
+            Text(Repr::Heap(s.into()))
         }
     }
 }
@@ -52,7 +69,7 @@ impl From<String> for Text {
         if s.len() <= INLINE {
             Text::from(s.as_str())
         } else {
-            Text::Heap(s.into_boxed_str())
+            Text(Repr::Heap(s.into_boxed_str()))
         }
     }
 }
@@ -115,11 +132,11 @@ mod tests {
     #[test]
     fn short_and_long() {
         let a = Text::from("real_server");
-        assert!(matches!(a, Text::Inline { .. }));
+        assert!(a.is_inline());
         assert_eq!(a, "real_server");
         let long = "x".repeat(40);
         let b = Text::from(long.clone());
-        assert!(matches!(b, Text::Heap(_)));
+        assert!(!b.is_inline());
         assert_eq!(b.as_str(), long);
         assert_eq!(Text::from("é€").len(), "é€".len());
     }

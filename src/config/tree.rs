@@ -39,7 +39,8 @@ impl Node {
 }
 
 struct Level {
-    nodes: Vec<Node>,
+    /// Where this level's statements start in `TreeBuilder::nodes`.
+    start: usize,
     /// The statement whose block this level is (None for the top level or a
     /// stray `{`).
     owner: Option<(Node, Loc)>,
@@ -50,8 +51,13 @@ struct Level {
 /// at once. Unbalanced braces are reported: a stray `}` where no block is
 /// open, and each block left open at the end of input (naming the line that
 /// opened it).
+///
+/// The statements of every open level share one stack (`nodes`); a block's
+/// statements are moved out in one exactly sized vector when it closes, so
+/// a block costs one allocation however many statements it has.
 pub struct TreeBuilder {
     levels: Vec<Level>,
+    nodes: Vec<Node>,
     current: Option<Node>,
     /// Arguments of `current`, moved into it (exactly sized) when it ends.
     args: Vec<Token>,
@@ -64,9 +70,10 @@ impl Default for TreeBuilder {
     fn default() -> Self {
         TreeBuilder {
             levels: vec![Level {
-                nodes: Vec::new(),
+                start: 0,
                 owner: None,
             }],
+            nodes: Vec::new(),
             current: None,
             args: Vec::new(),
             can_attach: false,
@@ -92,23 +99,20 @@ impl TreeBuilder {
             }
             TokenKind::Eol => {
                 if let Some(node) = self.take_current() {
-                    push_node(&mut self.levels, node);
+                    self.nodes.push(node);
                     self.can_attach = true;
                 }
             }
             TokenKind::Open => {
                 let owner = match self.take_current() {
                     Some(node) => Some(node),
-                    None if self.can_attach => self
-                        .levels
-                        .last_mut()
-                        .and_then(|l| l.nodes.pop())
-                        .filter(|n| n.block.is_none()),
+                    None if self.can_attach => self.pop_last().filter(|n| n.block.is_none()),
                     None => None,
                 };
+                let start = self.nodes.len();
                 match owner {
                     Some(node) => self.levels.push(Level {
-                        nodes: Vec::new(),
+                        start,
                         owner: Some((node, tok.loc)),
                     }),
                     None => {
@@ -117,22 +121,19 @@ impl TreeBuilder {
                             1,
                             "unexpected `{`: no keyword before it to own the block; its contents are skipped",
                         );
-                        self.levels.push(Level {
-                            nodes: Vec::new(),
-                            owner: None,
-                        });
+                        self.levels.push(Level { start, owner: None });
                     }
                 }
                 self.can_attach = false;
             }
             TokenKind::Close => {
                 if let Some(node) = self.take_current() {
-                    push_node(&mut self.levels, node);
+                    self.nodes.push(node);
                 }
                 if self.levels.len() == 1 {
                     diags.error(tok.loc, 1, "unexpected `}`: no block is open here");
                 } else if let Some(level) = self.levels.pop() {
-                    close_level(&mut self.levels, level);
+                    self.close_level(level);
                 }
                 self.can_attach = false;
             }
@@ -146,24 +147,47 @@ impl TreeBuilder {
             return Vec::new();
         }
         let keep = usize::from(self.can_attach);
-        let nodes = &mut self.levels[0].nodes;
-        if nodes.len() <= keep {
+        if self.nodes.len() <= keep {
             return Vec::new();
         }
-        let n = nodes.len() - keep;
-        nodes.drain(..n).collect()
+        let n = self.nodes.len() - keep;
+        self.nodes.drain(..n).collect()
+    }
+
+    /// The last statement of the innermost open level, if any.
+    fn pop_last(&mut self) -> Option<Node> {
+        let start = self.levels.last().map(|l| l.start).unwrap_or(0);
+        if self.nodes.len() > start {
+            self.nodes.pop()
+        } else {
+            None
+        }
     }
 
     /// The statement being read, with its arguments.
     fn take_current(&mut self) -> Option<Node> {
         let mut node = self.current.take()?;
-        node.args = self.args.drain(..).collect();
+        if !self.args.is_empty() {
+            // An exactly sized copy; `args` keeps its buffer for the next
+            // statement.
+            node.args = take_from(&mut self.args, 0);
+        }
         Some(node)
+    }
+
+    /// Ends a level: its statements become its owner's block (a stray
+    /// `{`'s contents are dropped).
+    fn close_level(&mut self, level: Level) {
+        let children = take_from(&mut self.nodes, level.start);
+        if let Some((mut node, open)) = level.owner {
+            node.block = Some(Block { open, children });
+            self.nodes.push(node);
+        }
     }
 
     pub fn finish(mut self, diags: &mut Diagnostics) -> Vec<Node> {
         if let Some(node) = self.take_current() {
-            push_node(&mut self.levels, node);
+            self.nodes.push(node);
         }
         while self.levels.len() > 1 {
             let Some(level) = self.levels.pop() else {
@@ -177,9 +201,9 @@ impl TreeBuilder {
                     "missing `}` for the block opened here",
                 );
             }
-            close_level(&mut self.levels, level);
+            self.close_level(level);
         }
-        self.levels.pop().map(|l| l.nodes).unwrap_or_default()
+        self.nodes
     }
 }
 
@@ -192,18 +216,16 @@ pub fn build(tokens: Vec<Token>, diags: &mut Diagnostics) -> Vec<Node> {
     t.finish(diags)
 }
 
-fn push_node(levels: &mut [Level], node: Node) {
-    if let Some(l) = levels.last_mut() {
-        l.nodes.push(node);
-    }
-}
-
-fn close_level(levels: &mut [Level], level: Level) {
-    if let Some((mut node, open)) = level.owner {
-        node.block = Some(Block {
-            open,
-            children: level.nodes,
-        });
-        push_node(levels, node);
+/// Moves `v[start..]` out into an exactly sized vector; `v` keeps its
+/// buffer (unlike `split_off(0)`, which hands the buffer over).
+fn take_from<T>(v: &mut Vec<T>, start: usize) -> Vec<T> {
+    if start == 0 {
+        // `append` moves the elements with one copy and leaves `v` empty.
+        let mut out = Vec::with_capacity(v.len());
+        out.append(v);
+        out
+    } else {
+        // Copies the tail into a vector of exactly its length.
+        v.split_off(start.min(v.len()))
     }
 }

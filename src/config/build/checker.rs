@@ -10,6 +10,7 @@ use super::super::model::{
     HttpCheck, HttpProtocol, MiscCheck, Origin, RealServer, SmtpCheck, Sourced, TrackFile,
     UdpCheck, UrlCheck, VirtualServer,
 };
+use super::super::origin::Parent;
 use super::super::tree::Node;
 use super::host;
 use super::lvs::inherited;
@@ -195,7 +196,7 @@ pub fn checker(
     let retry = own
         .retry
         .or_else(|| inherit.retry.clone())
-        .unwrap_or_else(|| Sourced::new(type_retry, "checker type default"));
+        .unwrap_or_else(|| Sourced::new(type_retry, &"checker type default"));
     let type_dbr = match kw {
         "HTTP_GET" | "SSL_GET" => Duration::from_secs(3),
         "DNS_CHECK" => delay_loop.value,
@@ -204,11 +205,11 @@ pub fn checker(
     let delay_before_retry = own
         .delay_before_retry
         .or_else(|| inherit.delay_before_retry.clone())
-        .unwrap_or_else(|| Sourced::new(type_dbr, "checker type default"));
+        .unwrap_or_else(|| Sourced::new(type_dbr, &"checker type default"));
     let warmup = own
         .warmup
         .or_else(|| inherit.warmup.clone())
-        .unwrap_or_else(|| Sourced::new(delay_loop.value, "default: equal to delay_loop"));
+        .unwrap_or_else(|| Sourced::new(delay_loop.value, &"default: equal to delay_loop"));
     let alpha = own.alpha.unwrap_or_else(|| inherit.alpha.clone());
     let timing = CheckerTiming {
         delay_loop,
@@ -370,7 +371,7 @@ pub fn checker(
 }
 
 fn inherited_from(from: &Origin) -> Origin {
-    inherited("virtual_server", from)
+    inherited(Parent::VirtualServer, from)
 }
 
 fn http_check(
@@ -629,7 +630,7 @@ fn misc_check(
         timeout: timeout.unwrap_or_else(|| {
             Sourced::new(
                 inherit.vs_delay_loop,
-                "default: the virtual_server's delay_loop",
+                &"default: the virtual_server's delay_loop",
             )
         }),
         dynamic,

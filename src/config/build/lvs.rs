@@ -13,6 +13,7 @@ use super::super::model::{
     Config, Family, Forwarding, Method, Origin, Pos, RealServer, SorryServer, Sourced,
     VirtualServer, VirtualServerGroup, VsTarget, VsgEntry,
 };
+use super::super::origin::Parent;
 use super::super::tree::Node;
 use super::checker::{self, Inherit};
 use super::Builder;
@@ -396,20 +397,20 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
     let mut vs = VirtualServer {
         at,
         target,
-        protocol: Sourced::new(Protocol::Tcp, "default"),
-        scheduler: Sourced::new("wlc".to_string(), "default"),
-        forwarding: Sourced::new(Forwarding::nat(), "default"),
-        persistence_timeout: Sourced::new(0, "default"),
+        protocol: Sourced::new(Protocol::Tcp, &"default"),
+        scheduler: Sourced::new("wlc".to_string(), &"default"),
+        forwarding: Sourced::new(Forwarding::nat(), &"default"),
+        persistence_timeout: Sourced::new(0, &"default"),
         persistence_granularity: None,
         persistence_engine: None,
         ops: false,
         sched_flags: 0,
-        delay_loop: Sourced::new(Duration::from_secs(60), "default"),
-        connect_timeout: Sourced::new(Duration::from_secs(5), "default"),
+        delay_loop: Sourced::new(Duration::from_secs(60), &"default"),
+        connect_timeout: Sourced::new(Duration::from_secs(5), &"default"),
         inhibit_on_failure: false,
         alpha: false,
         omega: false,
-        quorum: Sourced::new(1, "default"),
+        quorum: Sourced::new(1, &"default"),
         hysteresis: 0,
         quorum_up: None,
         quorum_down: None,
@@ -557,7 +558,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
                 if let Some(v) = b.int(c, 1, i32::MAX as i64) {
                     raw.weight = Some(Sourced::new(
                         v as u32,
-                        Origin::inherited("virtual_server", &set),
+                        Origin::inherited(Parent::VirtualServer, &set),
                     ));
                 }
             }
@@ -630,8 +631,10 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
                 &node.name,
                 "virtual_server has no `protocol`: defaulting to UDP as keepalived does (did you mean `protocol TCP`?)",
             );
-            vs.protocol =
-                Sourced::new(Protocol::Udp, "default (keepalived: no protocol means UDP)");
+            vs.protocol = Sourced::new(
+                Protocol::Udp,
+                &"default (keepalived: no protocol means UDP)",
+            );
         }
         None => {}
     }
@@ -705,7 +708,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         }
         vs.persistence_granularity = Some(mask);
         if vs.persistence_timeout.value == 0 {
-            vs.persistence_timeout = Sourced::new(360, "implied by persistence_granularity");
+            vs.persistence_timeout = Sourced::new(360, &"implied by persistence_granularity");
         }
     }
     if let VsTarget::Addr { port: 0, .. } = vs.target {
@@ -714,7 +717,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
                 &node.name,
                 "virtual_server without a port must be persistent: persistence_timeout set to 360",
             );
-            vs.persistence_timeout = Sourced::new(360, "implied by port 0");
+            vs.persistence_timeout = Sourced::new(360, &"implied by port 0");
         }
     }
 
@@ -728,9 +731,9 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         alpha: Sourced::new(
             vs.alpha,
             if vs.alpha {
-                "inherited from virtual_server"
+                &"inherited from virtual_server"
             } else {
-                "default"
+                &"default"
             },
         ),
         vs_delay_loop: vs.delay_loop.value,
@@ -740,9 +743,9 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
     let weight = raw
         .weight
         .take()
-        .unwrap_or_else(|| Sourced::new(1, "default"));
-    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::new();
+        .unwrap_or_else(|| Sourced::new(1, &"default"));
     let rs_count = rs_nodes.len();
+    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::with_capacity(rs_count);
     vs.real_servers.reserve_exact(rs_count);
     for rn in rs_nodes {
         if let Some(rs) = real_server(b, rn, &vs, &weight, &inherit, cfg) {
@@ -794,7 +797,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
                 vs.quorum.value
             ),
         );
-        vs.quorum = Sourced::new(total as u32, "reduced to the sum of weights");
+        vs.quorum = Sourced::new(total as u32, &"reduced to the sum of weights");
     }
     if vs.hysteresis >= vs.quorum.value && vs.hysteresis > 0 {
         let h = vs.quorum.value.saturating_sub(1);
@@ -927,20 +930,20 @@ fn real_server(
     let mut rs = RealServer {
         at,
         addr,
-        port: Sourced::new(0, "default"),
+        port: Sourced::new(0, &"default"),
         weight: vs_weight.clone(),
         forwarding: Sourced::new(
             vs.forwarding.value,
-            inherited("virtual_server", &vs.forwarding.from),
+            inherited(Parent::VirtualServer, &vs.forwarding.from),
         ),
         uthreshold: 0,
         lthreshold: 0,
         inhibit_on_failure: Sourced::new(
             vs.inhibit_on_failure,
             if vs.inhibit_on_failure {
-                "inherited from virtual_server"
+                &"inherited from virtual_server"
             } else {
-                "default"
+                &"default"
             },
         ),
         alpha: inherit.alpha.clone(),
@@ -951,7 +954,7 @@ fn real_server(
         checkers: Vec::new(),
     };
     let mut rs_inherit = inherit.clone();
-    let mut checker_nodes = Vec::new();
+    let mut checker_count = 0;
     for c in children {
         let set = b.set_at(c);
         match c.name.text.as_str() {
@@ -977,9 +980,9 @@ fn real_server(
             }
             "inhibit_on_failure" => rs.inhibit_on_failure = Sourced::new(b.flag(c), set),
             "alpha" => {
-                rs.alpha = Sourced::new(b.flag(c), set.clone());
+                rs.alpha = Sourced::new(b.flag(c), set);
                 rs_inherit.alpha =
-                    Sourced::new(rs.alpha.value, Origin::inherited("real_server", &set));
+                    Sourced::new(rs.alpha.value, Origin::inherited(Parent::RealServer, &set));
             }
             "notify_up" => rs.notify_up = b.script(c),
             "notify_down" => rs.notify_down = b.script(c),
@@ -989,34 +992,35 @@ fn real_server(
                 if let Some(v) = b.int(c, 1, u32::MAX as i64) {
                     rs_inherit.retry = Some(Sourced::new(
                         v as u32,
-                        Origin::inherited("real_server", &set),
+                        Origin::inherited(Parent::RealServer, &set),
                     ));
                 }
             }
             "delay_before_retry" => {
                 if let Some(d) = b.timer(c, true) {
                     rs_inherit.delay_before_retry =
-                        Some(Sourced::new(d, Origin::inherited("real_server", &set)));
+                        Some(Sourced::new(d, Origin::inherited(Parent::RealServer, &set)));
                 }
             }
             "warmup" => {
                 if let Some(d) = b.timer(c, true) {
                     rs_inherit.warmup =
-                        Some(Sourced::new(d, Origin::inherited("real_server", &set)));
+                        Some(Sourced::new(d, Origin::inherited(Parent::RealServer, &set)));
                 }
             }
             "connect_timeout" => {
                 if let Some(d) = b.timer(c, false) {
                     rs_inherit.connect_timeout =
-                        Sourced::new(d, Origin::inherited("real_server", &set));
+                        Sourced::new(d, Origin::inherited(Parent::RealServer, &set));
                 }
             }
             "delay_loop" => {
                 if let Some(d) = b.timer(c, false) {
-                    rs_inherit.delay_loop = Sourced::new(d, Origin::inherited("real_server", &set));
+                    rs_inherit.delay_loop =
+                        Sourced::new(d, Origin::inherited(Parent::RealServer, &set));
                 }
             }
-            name if checker::CHECKER_KEYWORDS.contains(&name) => checker_nodes.push(c),
+            name if checker::CHECKER_KEYWORDS.contains(&name) => checker_count += 1,
             _ => b.unknown(c, "in real_server", RS_KEYWORDS),
         }
     }
@@ -1042,15 +1046,15 @@ fn real_server(
                 &node.name,
                 format!("{} forwarding cannot change the port: real_server port {p} replaced by the virtual_server port {vp}", method_name(method)),
             );
-            Sourced::new(vp, "forced to the virtual_server port (DR/TUN)")
+            Sourced::new(vp, &"forced to the virtual_server port (DR/TUN)")
         }
         (Method::Dr | Method::Tun, Some(vp), _) => {
-            Sourced::new(vp, "the virtual_server port (DR/TUN)")
+            Sourced::new(vp, &"the virtual_server port (DR/TUN)")
         }
-        (Method::Dr | Method::Tun, None, _) => Sourced::new(0, "none (fwmark service, DR/TUN)"),
-        (Method::Nat, _, Some(p)) => Sourced::new(p, "set in the real_server header"),
-        (Method::Nat, Some(vp), None) => Sourced::new(vp, "inherited from virtual_server"),
-        (Method::Nat, None, None) => Sourced::new(0, "none"),
+        (Method::Dr | Method::Tun, None, _) => Sourced::new(0, &"none (fwmark service, DR/TUN)"),
+        (Method::Nat, _, Some(p)) => Sourced::new(p, &"set in the real_server header"),
+        (Method::Nat, Some(vp), None) => Sourced::new(vp, &"inherited from virtual_server"),
+        (Method::Nat, None, None) => Sourced::new(0, &"none"),
     };
     if vs_is_v6(vs, cfg) != addr.is_ipv6() && method != Method::Tun {
         b.error(
@@ -1058,7 +1062,10 @@ fn real_server(
             "a real_server may differ in address family from its virtual_server only with TUN forwarding",
         );
     }
-    rs.checkers.reserve_exact(checker_nodes.len());
+    rs.checkers.reserve_exact(checker_count);
+    let checker_nodes = children
+        .iter()
+        .filter(|c| checker::CHECKER_KEYWORDS.contains(&c.name.text.as_str()));
     for c in checker_nodes {
         if let Some(chk) = checker::checker(b, c, &rs, vs, &rs_inherit, cfg) {
             rs.checkers.push(chk);
@@ -1076,7 +1083,7 @@ fn method_name(m: Method) -> &'static str {
 }
 
 /// Turns a parent's provenance into an inherited one.
-pub fn inherited(parent: &'static str, from: &Origin) -> Origin {
+pub fn inherited(parent: Parent, from: &Origin) -> Origin {
     Origin::inherited(parent, from)
 }
 

@@ -414,11 +414,10 @@ impl Builder<'_> {
     /// A keyword with one integer argument in `[min, max]`.
     pub fn int(&mut self, node: &Node, min: i64, max: i64) -> Option<i64> {
         let tok = self.first_arg(node)?;
-        let name = node.name.text.to_string();
         match values::integer(&tok.text, min, max) {
             Ok(v) => Some(v),
             Err(e) => {
-                self.error(tok, format!("{name}: {e}"));
+                self.error(tok, format!("{}: {e}", node.name.text));
                 None
             }
         }

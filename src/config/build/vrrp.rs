@@ -180,14 +180,14 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
         state: None,
         interface: None,
         virtual_router_id: 0,
-        priority: Sourced::new(100, "default"),
-        advert_int: Sourced::new(Duration::from_secs(1), "default"),
+        priority: Sourced::new(100, &"default"),
+        advert_int: Sourced::new(Duration::from_secs(1), &"default"),
         version: Sourced::new(
             g.vrrp_version,
             if g.vrrp_version == 2 {
-                "default"
+                &"default"
             } else {
-                "global vrrp_version"
+                &"global vrrp_version"
             },
         ),
         authentication: None,
@@ -202,11 +202,11 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
         preempt_delay: Duration::ZERO,
         garp_master_delay: Sourced::new(
             g.vrrp_garp_master_delay,
-            "global vrrp_garp_master_delay or its default",
+            &"global vrrp_garp_master_delay or its default",
         ),
         garp_master_repeat: Sourced::new(
             g.vrrp_garp_master_repeat,
-            "global vrrp_garp_master_repeat or its default",
+            &"global vrrp_garp_master_repeat or its default",
         ),
         garp_master_refresh: g.vrrp_garp_master_refresh,
         garp_master_refresh_repeat: g.vrrp_garp_master_refresh_repeat,
@@ -416,7 +416,7 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
                 "VRRPv2 has no IPv6: this IPv6 instance uses VRRPv3",
             );
         }
-        vi.version = Sourced::new(3, "IPv6 virtual addresses (VRRPv3 only)");
+        vi.version = Sourced::new(3, &"IPv6 virtual addresses (VRRPv3 only)");
     }
     if vi.version.value == 2 {
         let d = vi.advert_int.value;
@@ -430,7 +430,7 @@ pub fn vrrp_instance(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<V
             let secs = (d.as_secs_f64().round() as u64).max(1);
             vi.advert_int = Sourced::new(
                 Duration::from_secs(secs),
-                "rounded to whole seconds (VRRPv2)",
+                &"rounded to whole seconds (VRRPv2)",
             );
         }
         if d > Duration::from_secs(255) {
