@@ -272,3 +272,54 @@ async fn events_do_not_reread_the_table_drift_repair_does() {
     assert_eq!(dests(&mut rt), "127.0.0.2:80=1");
     assert_eq!(rt.stats.operations - ops, 1);
 }
+
+/// A reload diffs against what the last reconcile left (no dump of a
+/// possibly huge table) unless it adds services: the kernel may already
+/// hold one (an operator's, or a leftover), so then it dumps and nothing
+/// fails with "service already exists".
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reload_dumps_the_table_only_when_it_adds_services() {
+    let conf = |weight: u32, second: bool| {
+        let mut text = format!(
+            "virtual_server 10.0.0.1 80 {{\n lb_kind DR\n\
+             real_server 127.0.0.1 80 {{\n  weight {weight}\n }}\n\
+             real_server 127.0.0.2 80 {{\n }}\n}}\n"
+        );
+        if second {
+            text.push_str(
+                "virtual_server 10.0.0.2 80 {\n lb_kind DR\n real_server 127.0.0.3 80 {\n }\n}\n",
+            );
+        }
+        let l = load_str(Path::new("t.conf"), &text, &LoadOptions::default());
+        assert!(!l.has_errors(), "{}", l.render_diagnostics());
+        l.config
+    };
+    let (tx, _rx) = unbounded_channel();
+    let engine = Engine::new(tx, Box::new(|| 0.0));
+    let mut rt = Runtime::start(conf(1, false), MemoryIpvs::default(), None, engine).unwrap();
+    let dumps = rt.backend().dumps;
+    // One weight changed: one operation, no dump.
+    let r = rt.reload(conf(3, false));
+    assert_eq!((r.applied, r.failed.len()), (1, 0));
+    assert_eq!(rt.backend().dumps, dumps);
+    assert_eq!(dests(&mut rt), "127.0.0.1:80=3 127.0.0.2:80=1");
+    // The new service already exists in the kernel (created behind lvsd's
+    // back): the reload reads the table first and does not fail on it.
+    let mut svc = rt.backend().table().services[0].service.clone();
+    svc.key = lvsd_ipvs::ServiceKey::Addr {
+        protocol: lvsd_ipvs::Protocol::Tcp,
+        addr: "10.0.0.2".parse().unwrap(),
+        port: 80,
+    };
+    rt.backend()
+        .apply_unlogged(&lvsd_ipvs::Operation::AddService(svc))
+        .unwrap();
+    let r = rt.reload(conf(3, true));
+    assert!(r.failed.is_empty(), "{:?}", r.failed);
+    assert_eq!(rt.backend().dumps, dumps + 1);
+    assert!(
+        dests(&mut rt).contains("127.0.0.3:80=1"),
+        "{}",
+        dests(&mut rt)
+    );
+}

@@ -487,6 +487,29 @@ impl<B: IpvsBackend> Runtime<B> {
         self.reconcile_with(None)
     }
 
+    /// After a reload: against what the last reconcile left (no dump of a
+    /// possibly huge table) unless the new configuration adds services,
+    /// which the kernel may already hold (an operator's, or a leftover):
+    /// then against a fresh dump, so that they are adopted, not re-added.
+    pub fn reconcile_after_reload(&mut self) -> ReconcileReport {
+        let adds_services = match &self.known {
+            Some(known) => {
+                let keys: HashSet<ServiceKey> =
+                    known.services.iter().map(|e| e.service.key).collect();
+                self.desired()
+                    .services
+                    .iter()
+                    .any(|e| !keys.contains(&e.service.key))
+            }
+            None => true,
+        };
+        if adds_services {
+            self.reconcile()
+        } else {
+            self.reconcile_events()
+        }
+    }
+
     /// After check events: the kernel is taken to hold what the last
     /// successful reconcile left (no dump of a possibly huge table);
     /// anything changed behind lvsd's back is for the periodic `reconcile`.
@@ -612,7 +635,7 @@ impl<B: IpvsBackend> Runtime<B> {
             self.check_stats.retain(|k, _| current.contains(k));
         }
         let t_before = t0.elapsed();
-        let r = self.reconcile();
+        let r = self.reconcile_after_reload();
         self.log.push(format!(
             "reload timing: old table {} ms, migrate {} ms, checks {} ms, drains {} ms, reconcile {} ms",
             t_desired.as_millis(),
