@@ -16,8 +16,8 @@ fn base_socket(opts: &ConnOptions, ty: Type, proto: Protocol) -> io::Result<Sock
         SocketAddr::V4(_) => Domain::IPV4,
         SocketAddr::V6(_) => Domain::IPV6,
     };
-    let s = Socket::new(domain, ty, Some(proto))?;
-    s.set_nonblocking(true)?;
+    // Non-blocking from the start (SOCK_NONBLOCK): no fcntl calls per check.
+    let s = Socket::new(domain, ty.nonblocking(), Some(proto))?;
     if opts.fwmark != 0 {
         s.set_mark(opts.fwmark)?;
     }

@@ -98,7 +98,7 @@ impl<B: IpvsBackend> Core<B> {
         }
         if let Some(tx) = &self.vrrp_commands {
             let _ = tx.send(crate::vrrp::engine::VrrpCommand::Reload(Box::new(
-                loaded.config.clone(),
+                super::vrrp_config(&loaded.config),
             )));
         }
         let r = self.runtime.reload(loaded.config);
