@@ -27,7 +27,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::check::Check;
-use crate::group::{lock, Group, Member, Shared};
+use crate::group::{lock, Group, Member, Shared, TimerGrid};
 use crate::machine::Machine;
 use crate::spawner::Spawner;
 use crate::timing::TimingSpec;
@@ -72,6 +72,7 @@ pub struct Engine {
     by_id: HashMap<CheckId, Arc<GroupKey>>,
     random: Box<dyn FnMut() -> f64 + Send>,
     reports: AttemptReports,
+    grid: TimerGrid,
     /// Starts the tasks on another runtime (`None`: the caller's).
     spawner: Option<Spawner>,
 }
@@ -97,6 +98,10 @@ impl Engine {
             by_id: HashMap::new(),
             random,
             reports: AttemptReports::All,
+            grid: TimerGrid {
+                origin: Instant::now(),
+                step: Duration::ZERO,
+            },
             spawner: None,
         }
     }
@@ -104,6 +109,14 @@ impl Engine {
     /// Which attempts are sent as events (default: all).
     pub fn set_attempt_reports(&mut self, reports: AttemptReports) {
         self.reports = reports;
+    }
+
+    /// Rounds the deadlines of checks added from now on up to multiples of
+    /// `step` (default zero: exact), so that checks due within one step
+    /// run together: each attempt is at most `step` later than its exact
+    /// time.
+    pub fn set_timer_step(&mut self, step: Duration) {
+        self.grid.step = step;
     }
 
     /// Runs the check tasks added from now on on `runtime` (e.g. a
@@ -174,10 +187,11 @@ impl Engine {
             state: Machine::new(&timing, check.rounds(), initial),
             check,
             timing,
-            first: Instant::now() + first,
+            first: self.grid.round_up(Instant::now() + first),
             shared: shared.clone(),
             events: self.events.clone(),
             reports: self.reports,
+            grid: self.grid,
         };
         match &self.spawner {
             Some(s) => s.spawn(group),

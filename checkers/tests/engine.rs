@@ -250,3 +250,18 @@ fn checks_run_on_the_runtime_given() {
     let _ = stop.send(());
     thread.join().unwrap();
 }
+
+/// `set_timer_step`: deadlines round up to multiples of the step from the
+/// engine's creation (here 4 s, to see it; the daemon uses 10 ms).
+#[tokio::test(start_paused = true)]
+async fn deadlines_round_up_to_the_timer_step() {
+    let (tx, _rx) = unbounded_channel();
+    let mut e = Engine::new(tx, Box::new(|| 0.5));
+    e.set_timer_step(Duration::from_secs(4));
+    let c = Scripted::new("rs1", vec![true]);
+    e.add(1, c.clone(), timing(1), None);
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    // Exact: 6, 16, 26, 36; on the 4 s grid: 8, then 8 + 10 = 18 -> 20,
+    // 30 -> 32, 42 -> 44.
+    assert_eq!(secs(&c.at.lock().unwrap()), [8, 20, 32, 44]);
+}

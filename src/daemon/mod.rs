@@ -55,6 +55,9 @@ pub struct DaemonOptions {
     pub check_only: bool,
 }
 
+/// The grid check deadlines are rounded up to.
+pub const CHECK_TIMER_STEP: Duration = Duration::from_millis(10);
+
 fn log(line: &str) {
     eprintln!("lvsd: {line}");
 }
@@ -435,6 +438,9 @@ where
     };
     let mut engine = Engine::new(tx, Box::new(rand::random::<f64>));
     engine.set_runtime(&checks.handle());
+    // Checks due within the same 10 ms start in one wake-up of the checks'
+    // thread (at most 10 ms after their exact time).
+    engine.set_timer_step(CHECK_TIMER_STEP);
     let mut runtime =
         match Runtime::start(loaded.config, client, Some(opts.owned_file.clone()), engine) {
             Ok(r) => r,

@@ -3,14 +3,15 @@
 # TCP_CHECK at delay_loop 60 s (keepalived's default; 667 checks/s) against
 # one listener on an AnyIP route, lvsd and keepalived 2.2.7 one after the
 # other in fresh namespaces of this guest, checks counted at the listener.
-# Usage: scripts/lab run tests/lab/bench-checks.sh [SECONDS] [LVSD]
-# Also runs on a host without IPVS (scripts/bench-director-host): LVSD is
-# then lvsd on a simulated IPVS kernel and BENCH_CONTENDERS=lvsd.
+# Usage: scripts/lab run tests/lab/bench-checks.sh [SECONDS] [LVSD] [ONLY]
+# ONLY (lvsd or keepalived) runs one contender. Also runs on a host without
+# IPVS (scripts/bench-director-host): LVSD is then lvsd on a simulated IPVS
+# kernel and ONLY lvsd.
 set -e
 . scripts/lab.d/guest-lib.sh
 RUN=${1:-270}
 LVSD=${2:-target/release/lvsd}
-CONTENDERS=${BENCH_CONTENDERS:-lvsd keepalived}
+CONTENDERS=${3:-lvsd keepalived}
 WIN_FROM=$((RUN * 5 / 9))
 T=$LAB_TMP
 python3 scripts/gen-big-config 2000 20 > "$T/bench-checks.conf"
