@@ -104,6 +104,9 @@ contender() { # name command...
     kill -9 "$CP" 2>/dev/null || true
     report "$name" "$T/listen-$name.json" "$((c1 - c0))" "$rss" "$started"
     grep -E "start-up|^lvsd: started" "$T/bench-$name.log" | sed "s/^/BENCH log $name: /" || true
+    if [ "$name" = lvsd ]; then
+        echo "BENCH log lvsd: $(grep -c 'is down' "$T/bench-lvsd.log" || true) real servers went down"
+    fi
     ip netns del "$ns"
 }
 for c in $CONTENDERS; do
