@@ -322,4 +322,37 @@ async fn reload_dumps_the_table_only_when_it_adds_services() {
         "{}",
         dests(&mut rt)
     );
+
+/// Attempt counts (status, metrics) come from the engine and survive a
+/// reload that replaces a real server's checker (weight changed).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn check_counts_survive_a_reload_that_replaces_the_checker() {
+    let a = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let b = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let (pa, pb) = (
+        a.local_addr().unwrap().port(),
+        b.local_addr().unwrap().port(),
+    );
+    let (tx, _rx) = unbounded_channel();
+    let engine = Engine::new(tx, Box::new(|| 0.0));
+    let mut rt = Runtime::start(config(pa, pb, 2), MemoryIpvs::default(), None, engine).unwrap();
+    let passes = |rt: &Runtime<MemoryIpvs>, rs: &str| -> u64 {
+        rt.check_stats()
+            .iter()
+            .filter(|((_, r), _)| r == rs)
+            .map(|(_, s)| s.pass)
+            .sum()
+    };
+    let start = Instant::now();
+    while passes(&rt, "127.0.0.2:80") == 0 && start.elapsed() < Duration::from_secs(10) {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let before = passes(&rt, "127.0.0.2:80");
+    assert!(before >= 1, "the checker passed at least once");
+    rt.reload(config(pa, pb, 3));
+    assert!(
+        passes(&rt, "127.0.0.2:80") >= before,
+        "kept across the reload"
+    );
+    assert!(passes(&rt, "127.0.0.1:80") >= 1);
 }

@@ -32,4 +32,17 @@ impl ConnOptions {
             connect_timeout,
         }
     }
+
+    /// A compact text equal for equal options (for `Check::identity`).
+    pub fn identity(&self) -> String {
+        format!(
+            "{}|{:?}|{:?}|{:?}|{}|{}",
+            self.target,
+            self.bind_addr,
+            self.bind_port,
+            self.bind_if,
+            self.fwmark,
+            self.connect_timeout.as_nanos()
+        )
+    }
 }

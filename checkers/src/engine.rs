@@ -12,19 +12,27 @@
 //! backend checked once per virtual server). Checks can be added, removed
 //! and suspended at runtime; the others keep their schedule and state, which
 //! is what a reload needs.
+//!
+//! Every attempt is counted per id (`stats`). With
+//! `AttemptReports::Notable` a passing attempt without a weight is only
+//! counted, not sent: a steady state of thousands of passing checks then
+//! sends nothing and wakes no receiver.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use tokio::runtime::Handle;
 use tokio::sync::mpsc::UnboundedSender;
-use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 use crate::check::Check;
+use crate::group::{lock, Group, Member, Shared, TimerGrid};
 use crate::machine::Machine;
-use crate::outcome::Verdict;
-use crate::timing::{TimingSpec, Transition};
+use crate::spawner::Spawner;
+use crate::timing::TimingSpec;
+
+pub use crate::group::{AttemptReports, AttemptStats};
 
 /// The caller's name for one registered check.
 pub type CheckId = u64;
@@ -49,38 +57,30 @@ pub enum EngineEvent {
     },
 }
 
-struct Shared {
-    members: Vec<CheckId>,
-    suspended: bool,
-}
-
-struct Group {
-    shared: Arc<Mutex<Shared>>,
-    handle: JoinHandle<()>,
+/// What makes checks identical: the check's identity and its timing.
+#[derive(Debug, PartialEq, Eq, Hash)]
+struct GroupKey {
+    identity: String,
+    timing: TimingSpec,
 }
 
 /// Runs checks. Dropping it stops them all.
 pub struct Engine {
     events: UnboundedSender<EngineEvent>,
-    groups: HashMap<String, Group>,
-    by_id: HashMap<CheckId, String>,
+    /// The shared state of each distinct check; ids share the key.
+    groups: HashMap<Arc<GroupKey>, Arc<Mutex<Shared>>>,
+    by_id: HashMap<CheckId, Arc<GroupKey>>,
     random: Box<dyn FnMut() -> f64 + Send>,
+    reports: AttemptReports,
+    grid: TimerGrid,
+    /// Starts the tasks on another runtime (`None`: the caller's).
+    spawner: Option<Spawner>,
 }
 
 impl Drop for Engine {
     fn drop(&mut self) {
         for g in self.groups.values() {
-            g.handle.abort();
-        }
-    }
-}
-
-fn members(shared: &Mutex<Shared>) -> (Vec<CheckId>, bool) {
-    match shared.lock() {
-        Ok(s) => (s.members.clone(), s.suspended),
-        Err(p) => {
-            let s = p.into_inner();
-            (s.members.clone(), s.suspended)
+            lock(g).stop();
         }
     }
 }
@@ -97,7 +97,46 @@ impl Engine {
             groups: HashMap::new(),
             by_id: HashMap::new(),
             random,
+            reports: AttemptReports::All,
+            grid: TimerGrid {
+                origin: Instant::now(),
+                step: Duration::ZERO,
+            },
+            spawner: None,
         }
+    }
+
+    /// Which attempts are sent as events (default: all).
+    pub fn set_attempt_reports(&mut self, reports: AttemptReports) {
+        self.reports = reports;
+    }
+
+    /// Rounds the deadlines of checks added from now on up to multiples of
+    /// `step` (default zero: exact), so that checks due within one step
+    /// run together: each attempt is at most `step` later than its exact
+    /// time.
+    pub fn set_timer_step(&mut self, step: Duration) {
+        self.grid.step = step;
+    }
+
+    /// Runs the check tasks added from now on on `runtime` (e.g. a
+    /// runtime of their own, away from work that may block).
+    pub fn set_runtime(&mut self, runtime: &Handle) {
+        self.spawner = Some(Spawner::new(runtime));
+    }
+
+    /// The attempts counted for `id` since it was registered.
+    pub fn stats(&self, id: CheckId) -> Option<AttemptStats> {
+        let g = self.groups.get(self.by_id.get(&id)?)?;
+        let s = lock(g);
+        s.members.iter().find(|m| m.id == id).map(|m| m.stats)
+    }
+
+    /// Makes room for `additional` more checks (saves re-hashing while
+    /// tens of thousands are registered).
+    pub fn reserve(&mut self, additional: usize) {
+        self.groups.reserve(additional);
+        self.by_id.reserve(additional);
     }
 
     pub fn len(&self) -> usize {
@@ -115,7 +154,8 @@ impl Engine {
 
     /// Registers a check. `initial` carries a state over (reload): (up,
     /// has_run); otherwise the start-up rule applies. Must be called within
-    /// a tokio runtime.
+    /// a tokio runtime unless `set_runtime` gave one. The first attempt's
+    /// delay runs from now.
     pub fn add(
         &mut self,
         id: CheckId,
@@ -124,32 +164,40 @@ impl Engine {
         initial: Option<(bool, bool)>,
     ) {
         self.remove(id);
-        let key = format!("{}|{:?}", check.identity(), timing);
-        if let Some(g) = self.groups.get(&key) {
-            if let Ok(mut s) = g.shared.lock() {
-                s.members.push(id);
-            }
-            self.by_id.insert(id, key);
+        let key = GroupKey {
+            identity: check.identity(),
+            timing,
+        };
+        if let Some((key, g)) = self.groups.get_key_value(&key) {
+            lock(g).members.push(Member {
+                id,
+                stats: AttemptStats::default(),
+            });
+            self.by_id.insert(id, key.clone());
             return;
         }
-        let shared = Arc::new(Mutex::new(Shared {
-            members: vec![id],
-            suspended: false,
-        }));
+        let key = Arc::new(key);
+        let timing = key.timing.clone();
+        let shared = Shared::new(id);
         let first = match initial {
             Some((_, true)) => timing.delay_loop,
             _ => timing.first_delay((self.random)()),
         };
-        let state = Machine::new(&timing, check.rounds(), initial);
-        let handle = tokio::spawn(run_group(
+        let group = Group {
+            state: Machine::new(&timing, check.rounds(), initial),
             check,
             timing,
-            state,
-            first,
-            shared.clone(),
-            self.events.clone(),
-        ));
-        self.groups.insert(key.clone(), Group { shared, handle });
+            first: self.grid.round_up(Instant::now() + first),
+            shared: shared.clone(),
+            events: self.events.clone(),
+            reports: self.reports,
+            grid: self.grid,
+        };
+        match &self.spawner {
+            Some(s) => s.spawn(group),
+            None => group.spawn(),
+        }
+        self.groups.insert(key.clone(), shared);
         self.by_id.insert(id, key);
     }
 
@@ -159,18 +207,16 @@ impl Engine {
             return;
         };
         let empty = match self.groups.get(&key) {
-            Some(g) => match g.shared.lock() {
-                Ok(mut s) => {
-                    s.members.retain(|m| *m != id);
-                    s.members.is_empty()
-                }
-                Err(_) => true,
-            },
+            Some(g) => {
+                let mut s = lock(g);
+                s.members.retain(|m| m.id != id);
+                s.members.is_empty()
+            }
             None => false,
         };
         if empty {
             if let Some(g) = self.groups.remove(&key) {
-                g.handle.abort();
+                lock(&g).stop();
             }
         }
     }
@@ -179,65 +225,7 @@ impl Engine {
     /// not attempted and its state freezes.
     pub fn suspend(&mut self, id: CheckId, suspended: bool) {
         if let Some(g) = self.by_id.get(&id).and_then(|k| self.groups.get(k)) {
-            if let Ok(mut s) = g.shared.lock() {
-                s.suspended = suspended;
-            }
+            lock(g).suspended = suspended;
         }
-    }
-}
-
-async fn run_group(
-    check: Arc<dyn Check>,
-    timing: TimingSpec,
-    mut state: Machine,
-    first: Duration,
-    shared: Arc<Mutex<Shared>>,
-    events: UnboundedSender<EngineEvent>,
-) {
-    let mut next = Instant::now() + first;
-    loop {
-        tokio::time::sleep_until(next).await;
-        let (_, suspended) = members(&shared);
-        if suspended {
-            next = Instant::now() + timing.delay_loop;
-            continue;
-        }
-        let outcome = match state.part() {
-            Some(part) => check.attempt_part(part).await,
-            None => check.attempt().await,
-        };
-        let pass = outcome.verdict.is_pass();
-        let (reason, delta) = match &outcome.verdict {
-            Verdict::Pass => (None, None),
-            Verdict::PassWithWeight(d) => (None, Some(*d)),
-            Verdict::Fail(r) => (Some(r.clone()), None),
-        };
-        let step = state.on_result(&timing, pass);
-        let (ids, _) = members(&shared);
-        for id in &ids {
-            let _ = events.send(EngineEvent::Attempt {
-                id: *id,
-                pass,
-                reason: reason.clone(),
-                weight_delta: delta,
-                latency: outcome.elapsed,
-            });
-            if let Some(t) = step.transition {
-                let why = reason.as_ref().map(|r| {
-                    if step.attempts > 1 {
-                        format!("{r}, after {} attempts", step.attempts)
-                    } else {
-                        r.clone()
-                    }
-                });
-                let _ = events.send(EngineEvent::Transition {
-                    id: *id,
-                    up: t == Transition::Up,
-                    reason: why,
-                    weight_delta: delta,
-                });
-            }
-        }
-        next = Instant::now() + step.next;
     }
 }

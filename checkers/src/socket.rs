@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use socket2::{Domain, Protocol, Socket, Type};
 use tokio::net::{TcpSocket, TcpStream};
+use tokio::time::Instant;
 
 use crate::conn::ConnOptions;
 
@@ -16,8 +17,8 @@ fn base_socket(opts: &ConnOptions, ty: Type, proto: Protocol) -> io::Result<Sock
         SocketAddr::V4(_) => Domain::IPV4,
         SocketAddr::V6(_) => Domain::IPV6,
     };
-    let s = Socket::new(domain, ty, Some(proto))?;
-    s.set_nonblocking(true)?;
+    // Non-blocking from the start (SOCK_NONBLOCK): no fcntl calls per check.
+    let s = Socket::new(domain, ty.nonblocking(), Some(proto))?;
     if opts.fwmark != 0 {
         s.set_mark(opts.fwmark)?;
     }
@@ -37,10 +38,21 @@ fn base_socket(opts: &ConnOptions, ty: Type, proto: Protocol) -> io::Result<Sock
 
 /// Connects a TCP stream within `timeout`.
 pub async fn tcp_connect(opts: &ConnOptions, timeout: Duration) -> io::Result<TcpStream> {
+    tcp_connect_from(opts, Instant::now(), timeout).await
+}
+
+/// Connects a TCP stream within `timeout` counted from `start` (a time
+/// the caller already read: one clock read less per check, which counts
+/// where reading the clock is a system call).
+pub async fn tcp_connect_from(
+    opts: &ConnOptions,
+    start: Instant,
+    timeout: Duration,
+) -> io::Result<TcpStream> {
     let s = base_socket(opts, Type::STREAM, Protocol::TCP)?;
     let std: std::net::TcpStream = s.into();
     let sock = TcpSocket::from_std_stream(std);
-    match tokio::time::timeout(timeout, sock.connect(opts.target)).await {
+    match tokio::time::timeout_at(start + timeout, sock.connect(opts.target)).await {
         Ok(r) => r,
         Err(_) => Err(io::Error::new(
             io::ErrorKind::TimedOut,

@@ -1,12 +1,12 @@
 //! TCP_CHECK: up when a connection completes within connect_timeout.
 
-use std::time::Instant;
+use tokio::time::Instant;
 
 use crate::check::{AttemptFuture, Check};
 use crate::conn::ConnOptions;
 use crate::describe::io_error;
 use crate::outcome::{CheckOutcome, Verdict};
-use crate::socket::tcp_connect;
+use crate::socket::tcp_connect_from;
 
 #[derive(Debug, Clone)]
 pub struct TcpCheck {
@@ -17,7 +17,8 @@ impl Check for TcpCheck {
     fn attempt(&self) -> AttemptFuture<'_> {
         Box::pin(async move {
             let start = Instant::now();
-            let verdict = match tcp_connect(&self.conn, self.conn.connect_timeout).await {
+            let verdict = match tcp_connect_from(&self.conn, start, self.conn.connect_timeout).await
+            {
                 Ok(_) => Verdict::Pass,
                 Err(e) => Verdict::Fail(format!(
                     "{}: connect to {}: {}",
@@ -38,6 +39,6 @@ impl Check for TcpCheck {
     }
 
     fn identity(&self) -> String {
-        format!("TCP|{:?}", self.conn)
+        format!("TCP|{}", self.conn.identity())
     }
 }

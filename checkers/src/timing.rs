@@ -17,7 +17,7 @@
 use std::time::Duration;
 
 /// Timing settings of one checker.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
 pub struct TimingSpec {
     pub delay_loop: Duration,
     pub delay_before_retry: Duration,

@@ -6,7 +6,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use lvsd_checkers::engine::{Engine, EngineEvent};
+use lvsd_checkers::engine::{AttemptReports, AttemptStats, Engine, EngineEvent};
 use lvsd_checkers::timing::TimingSpec;
 use lvsd_checkers::{AttemptFuture, Check, CheckOutcome, Verdict};
 use tokio::sync::mpsc::unbounded_channel;
@@ -162,4 +162,106 @@ async fn carried_state_keeps_cadence_and_does_not_re_transition() {
     while let Ok(ev) = rx.try_recv() {
         assert!(!matches!(ev, EngineEvent::Transition { .. }), "{ev:?}");
     }
+}
+
+/// `AttemptReports::Notable`: passing attempts are counted but not sent;
+/// failures and transitions are sent. Counts are per id, from its
+/// registration.
+#[tokio::test(start_paused = true)]
+async fn notable_reports_count_every_attempt_and_send_failures_only() {
+    let (tx, mut rx) = unbounded_channel();
+    let mut e = Engine::new(tx, Box::new(|| 0.0));
+    e.set_attempt_reports(AttemptReports::Notable);
+    // pass, pass, fail (retry 0: down), pass (up)
+    let c = Scripted::new("rs1", vec![true, true, false, true]);
+    e.add(1, c.clone(), timing(0), None);
+    // Attempts at 1, 11, 21, 31 s.
+    tokio::time::sleep(Duration::from_secs(32)).await;
+    let mut got = Vec::new();
+    while let Ok(ev) = rx.try_recv() {
+        got.push(match ev {
+            EngineEvent::Attempt { pass, .. } => format!("attempt {pass}"),
+            EngineEvent::Transition { up, .. } => format!("transition {up}"),
+        });
+    }
+    assert_eq!(
+        got,
+        ["attempt false", "transition false", "transition true"]
+    );
+    let st = e.stats(1).expect("registered");
+    assert_eq!((st.pass, st.fail), (3, 1));
+    // A second id sharing the check counts from its own registration.
+    e.add(2, c.clone(), timing(0), None);
+    assert_eq!(e.stats(2), Some(AttemptStats::default()));
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    assert_eq!(e.stats(2).map(|s| s.pass), Some(1));
+    assert_eq!(e.stats(1).map(|s| s.pass), Some(4));
+    e.remove(1);
+    assert_eq!(e.stats(1), None);
+}
+
+/// Checks can run on another runtime (the daemon's checks thread): they
+/// are attempted there on schedule and stop when removed.
+#[test]
+fn checks_run_on_the_runtime_given() {
+    let other = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let handle = other.handle().clone();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let thread = std::thread::spawn(move || {
+        let _ = other.block_on(stopped);
+    });
+    let (tx, _rx) = unbounded_channel();
+    let mut e = Engine::new(tx, Box::new(|| 0.0));
+    e.set_runtime(&handle);
+    let mut fast = timing(0);
+    fast.delay_loop = Duration::from_millis(200);
+    fast.warmup = Duration::ZERO;
+    let a = Scripted::new("a", vec![true]);
+    let b = Scripted::new("b", vec![true]);
+    e.add(1, a.clone(), fast.clone(), None);
+    e.add(2, b.clone(), fast, None);
+    // First attempts at 1 s, then every 0.2 s: wait (at most 10 s) for a
+    // few of each.
+    let started = std::time::Instant::now();
+    while (a.calls.load(Ordering::SeqCst) < 3 || b.calls.load(Ordering::SeqCst) < 3)
+        && started.elapsed() < Duration::from_secs(10)
+    {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(
+        a.calls.load(Ordering::SeqCst) >= 3,
+        "a attempted on the other runtime"
+    );
+    assert!(e.stats(1).is_some_and(|s| s.pass >= 3 && s.fail == 0));
+    e.remove(1);
+    std::thread::sleep(Duration::from_millis(50));
+    let after = a.calls.load(Ordering::SeqCst);
+    let b_before = b.calls.load(Ordering::SeqCst);
+    std::thread::sleep(Duration::from_millis(600));
+    assert_eq!(a.calls.load(Ordering::SeqCst), after, "stopped");
+    assert!(
+        b.calls.load(Ordering::SeqCst) > b_before,
+        "the other goes on"
+    );
+    drop(e);
+    let _ = stop.send(());
+    thread.join().unwrap();
+}
+
+/// `set_timer_step`: deadlines round up to multiples of the step from the
+/// engine's creation (here 4 s, to see it; the daemon uses 10 ms).
+#[tokio::test(start_paused = true)]
+async fn deadlines_round_up_to_the_timer_step() {
+    let (tx, _rx) = unbounded_channel();
+    let mut e = Engine::new(tx, Box::new(|| 0.5));
+    e.set_timer_step(Duration::from_secs(4));
+    let c = Scripted::new("rs1", vec![true]);
+    e.add(1, c.clone(), timing(1), None);
+    tokio::time::sleep(Duration::from_secs(45)).await;
+    // Exact: 6, 16, 26, 36; on the 4 s grid: 8, then 8 + 10 = 18 -> 20,
+    // 30 -> 32, 42 -> 44.
+    assert_eq!(secs(&c.at.lock().unwrap()), [8, 20, 32, 44]);
 }

@@ -6,9 +6,11 @@
 //! asked, a Prometheus endpoint; runs notify scripts and FIFOs.
 //!
 //! - `runtime.rs`: the state and the table (no I/O besides the backend);
+//! - `check_runtime.rs`: the checks' own thread;
 //! - `event_loop.rs`: the event loop around it (testable with the fake kernel);
 //! - here: the process (signals, sockets, pid file, sd_notify).
 
+pub mod check_runtime;
 pub mod conn_handover;
 pub mod event_loop;
 pub mod runtime;
@@ -54,6 +56,9 @@ pub struct DaemonOptions {
     pub check_only: bool,
 }
 
+/// The grid check deadlines are rounded up to.
+pub const CHECK_TIMER_STEP: Duration = Duration::from_millis(10);
+
 fn log(line: &str) {
     eprintln!("lvsd: {line}");
 }
@@ -74,7 +79,38 @@ fn notify_ready() {
     }
 }
 
+impl DaemonOptions {
+    /// The daemon's options from the command line.
+    pub fn from_cli(cli: &cli::args::Cli) -> Self {
+        DaemonOptions {
+            common: cli.common.clone(),
+            pid_file: cli.pid_file.clone(),
+            keep_ipvs: cli.keep_ipvs,
+            owned_file: cli.owned_file.clone(),
+            reconcile_interval: Duration::from_secs(cli.reconcile_interval.max(1)),
+            vrrp_only: cli.vrrp_only,
+            check_only: cli.check_only,
+            control_socket: Some(cli.control_socket.clone()),
+            control_group: cli.control_group.clone(),
+            metrics_listen: cli.metrics_listen,
+            drain_removed: cli.drain_removed.map(Duration::from_secs),
+            notify_timeout: Duration::from_secs(cli.notify_timeout.max(1)),
+        }
+    }
+}
+
+/// Runs the daemon on the kernel's IPVS.
 pub fn run(opts: DaemonOptions) -> i32 {
+    run_with(opts, || IpvsClient::open().map_err(|e| e.to_string()))
+}
+
+/// Runs the daemon on the IPVS backend `open` gives (opened after the
+/// configuration is loaded); benchmarks pass a simulated kernel.
+pub fn run_with<B, F>(opts: DaemonOptions, open: F) -> i32
+where
+    B: lvsd_ipvs::IpvsBackend,
+    F: FnOnce() -> Result<B, String>,
+{
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
@@ -86,7 +122,7 @@ pub fn run(opts: DaemonOptions) -> i32 {
             return exit::RUNTIME;
         }
     };
-    rt.block_on(main_loop(opts))
+    rt.block_on(main_loop(opts, open))
 }
 
 /// The control socket, if configured. Another lvsd listening there is
@@ -214,7 +250,7 @@ fn start_vrrp(
         None => None,
     };
     let (ev_tx, mut ev_rx) = unbounded_channel();
-    let (engine, status) = VrrpEngine::new(cfg.clone(), ev_tx, hook)?;
+    let (engine, status) = VrrpEngine::new(vrrp_config(cfg), ev_tx, hook)?;
     let (cmd_tx, cmd_rx) = unbounded_channel();
     let task = tokio::spawn(engine.run(cmd_rx));
     let logger = tokio::spawn(async move {
@@ -234,18 +270,42 @@ fn start_vrrp(
     }))
 }
 
-/// Stops VRRP make-before-break: a Master resigns and keeps its VIP (and
-/// forwarding) until the new master is heard, at most 3 x advert_int.
-async fn stop_vrrp(v: VrrpHandle, cfg: &crate::config::model::Config) {
-    let _ = v.commands.send(VrrpCommand::Shutdown { graceful: true });
-    let bound = cfg
-        .vrrp_instances
+/// The part of a configuration VRRP uses: all but the virtual servers
+/// (a large director's bulk, which VRRP would otherwise hold a copy of).
+pub fn vrrp_config(cfg: &crate::config::model::Config) -> crate::config::model::Config {
+    crate::config::model::Config {
+        global: cfg.global.clone(),
+        ssl: cfg.ssl.clone(),
+        vs_groups: Vec::new(),
+        virtual_servers: Vec::new(),
+        track_files: cfg.track_files.clone(),
+        vrrp_scripts: cfg.vrrp_scripts.clone(),
+        vrrp_sync_groups: cfg.vrrp_sync_groups.clone(),
+        vrrp_instances: cfg.vrrp_instances.clone(),
+        static_ipaddress: cfg.static_ipaddress.clone(),
+        static_routes: cfg.static_routes.clone(),
+        static_rules: cfg.static_rules.clone(),
+        bfd_instances: cfg.bfd_instances.clone(),
+        other_blocks: cfg.other_blocks.clone(),
+    }
+}
+
+/// How long stopping VRRP may take: 3 x the longest advert_int, a notify
+/// script's timeout, and 2 s.
+fn vrrp_stop_bound(cfg: &crate::config::model::Config) -> Duration {
+    cfg.vrrp_instances
         .iter()
         .map(|i| i.advert_int.value * 3)
         .max()
         .unwrap_or_default()
         + crate::vrrp::notify::SCRIPT_TIMEOUT
-        + Duration::from_secs(2);
+        + Duration::from_secs(2)
+}
+
+/// Stops VRRP make-before-break: a Master resigns and keeps its VIP (and
+/// forwarding) until the new master is heard, at most `bound`.
+async fn stop_vrrp(v: VrrpHandle, bound: Duration) {
+    let _ = v.commands.send(VrrpCommand::Shutdown { graceful: true });
     if tokio::time::timeout(bound, v.task).await.is_err() {
         log("VRRP did not stop within its bound");
     }
@@ -320,7 +380,7 @@ async fn vrrp_only(opts: DaemonOptions, cfg: crate::config::model::Config) -> i3
         }
     }
     if let Some(v) = vrrp {
-        stop_vrrp(v, &cfg).await;
+        stop_vrrp(v, vrrp_stop_bound(&cfg)).await;
     }
     log("stopped");
     if let Some(p) = &opts.pid_file {
@@ -329,7 +389,12 @@ async fn vrrp_only(opts: DaemonOptions, cfg: crate::config::model::Config) -> i3
     exit::OK
 }
 
-async fn main_loop(opts: DaemonOptions) -> i32 {
+async fn main_loop<B, F>(opts: DaemonOptions, open: F) -> i32
+where
+    B: lvsd_ipvs::IpvsBackend,
+    F: FnOnce() -> Result<B, String>,
+{
+    let started = std::time::Instant::now();
     let loaded = match cli::plan::load_for_run(&opts.common) {
         Ok(l) => l,
         Err(code) => return code,
@@ -337,10 +402,10 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
     if opts.vrrp_only {
         return vrrp_only(opts, loaded.config).await;
     }
-    let client = match IpvsClient::open() {
+    let client = match open() {
         Ok(c) => c,
         Err(e) => {
-            log(&e.to_string());
+            log(&e);
             return exit::RUNTIME;
         }
     };
@@ -361,7 +426,22 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
         None => None,
     };
     let (tx, rx) = unbounded_channel();
-    let engine = Engine::new(tx, Box::new(rand::random::<f64>));
+    log(&format!(
+        "start-up: configuration loaded in {} ms",
+        started.elapsed().as_millis()
+    ));
+    let checks = match check_runtime::CheckRuntime::start() {
+        Ok(c) => c,
+        Err(e) => {
+            log(&format!("cannot start the checks' thread: {e}"));
+            return exit::RUNTIME;
+        }
+    };
+    let mut engine = Engine::new(tx, Box::new(rand::random::<f64>));
+    engine.set_runtime(&checks.handle());
+    // Checks due within the same 10 ms start in one wake-up of the checks'
+    // thread (at most 10 ms after their exact time).
+    engine.set_timer_step(CHECK_TIMER_STEP);
     let mut runtime =
         match Runtime::start(loaded.config, client, Some(opts.owned_file.clone()), engine) {
             Ok(r) => r,
@@ -370,6 +450,11 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
                 return exit::RUNTIME;
             }
         };
+    log(&format!(
+        "start-up: checks registered {} ms after the configuration, IPVS table read and programmed in {} ms",
+        runtime.startup.checks.as_millis(),
+        runtime.startup.table.as_millis()
+    ));
     runtime.set_drain_removed(opts.drain_removed);
     runtime.startup_transitions();
     flush_log(&mut runtime);
@@ -393,7 +478,7 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
             }
         }
     };
-    let vrrp_cfg = runtime.cfg.clone();
+    let vrrp_stop = vrrp_stop_bound(&runtime.cfg);
     let (notifier, notify_log) = Notifier::new(&runtime.cfg.global, opts.notify_timeout);
     let mut core = Core::new(
         runtime,
@@ -450,7 +535,7 @@ async fn main_loop(opts: DaemonOptions) -> i32 {
     core.run(inputs, stop, &mut |l| log(l)).await;
     // VRRP hands over first; the IPVS entries go once the VIP has moved.
     if let Some(v) = vrrp {
-        stop_vrrp(v, &vrrp_cfg).await;
+        stop_vrrp(v, vrrp_stop).await;
     }
     let r = core.runtime.shutdown(opts.keep_ipvs);
     // Scripts get their timeout plus the kill grace before lvsd exits.

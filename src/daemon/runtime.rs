@@ -16,7 +16,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use lvsd_checkers::engine::{Engine, EngineEvent};
+use lvsd_checkers::engine::{AttemptReports, AttemptStats, Engine, EngineEvent};
 use lvsd_ipvs::reconcile::{reconcile_with, ReconcileReport};
 use lvsd_ipvs::{owned, Destination, IpvsBackend, Operation, ServiceKey, Table, Timeouts};
 use tokio::time::Instant;
@@ -51,6 +51,24 @@ pub struct CheckStats {
     pub latency_sum: f64,
 }
 
+impl CheckStats {
+    fn add(&mut self, a: &AttemptStats) {
+        self.pass += a.pass;
+        self.fail += a.fail;
+        self.latency_sum += a.latency_sum.as_secs_f64();
+    }
+}
+
+/// How long start-up took after the configuration was loaded.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct StartupTiming {
+    /// Until every check was registered (their start-up delay runs from
+    /// there).
+    pub checks: Duration,
+    /// Reading and programming the IPVS table, after that.
+    pub table: Duration,
+}
+
 /// Real server and virtual server names (`names::vs_name` + protocol).
 pub type RsLabel = (String, String);
 
@@ -78,8 +96,9 @@ pub struct Runtime<B: IpvsBackend> {
     /// Transitions not yet handed to watchers and notifiers (the caller
     /// drains them; indexes refer to `cfg`).
     pub transitions: Vec<Transition>,
-    /// Check attempts per (virtual server, real server) name.
-    pub check_stats: HashMap<RsLabel, CheckStats>,
+    /// Check attempts of checkers a reload replaced, per (virtual server,
+    /// real server) name (the engine counts the running ones).
+    retired_stats: HashMap<RsLabel, CheckStats>,
     /// Operator admin states by (virtual server name, real server); they
     /// outlive reloads until cleared with `enable`.
     admin: HashMap<(String, SocketAddr), AdminState>,
@@ -89,6 +108,7 @@ pub struct Runtime<B: IpvsBackend> {
     ha_suspended: HashSet<usize>,
     /// The table the last successful reconcile left in the kernel.
     known: Option<Table>,
+    pub startup: StartupTiming,
 }
 
 /// `lvs_timeouts` as the kernel takes them (0 = leave unchanged); `None`
@@ -129,13 +149,16 @@ fn engine_id(generation: u64, c: CheckerId) -> u64 {
 }
 
 impl<B: IpvsBackend> Runtime<B> {
-    /// Adopts the kernel table, reconciles once, and starts the checks.
+    /// Starts the checks, adopts the kernel table and reconciles once.
     pub fn start(
         cfg: Config,
         mut backend: B,
         owned_path: Option<PathBuf>,
-        engine: Engine,
+        mut engine: Engine,
     ) -> Result<Self, String> {
+        let t0 = std::time::Instant::now();
+        // Passing attempts are counted by the engine, not sent here.
+        engine.set_attempt_reports(AttemptReports::Notable);
         let mut owned = match &owned_path {
             Some(p) => owned::load(p).map_err(|e| e.to_string())?,
             None => HashSet::new(),
@@ -153,10 +176,7 @@ impl<B: IpvsBackend> Runtime<B> {
                 log.push(format!("lvs_timeouts: {e}"));
             }
         }
-        let kernel = backend
-            .dump()
-            .map_err(|e| format!("cannot read the IPVS table: {e}"))?;
-        let director = migrate::adopt(&cfg, &kernel, now_ms());
+        let director = Director::new(&cfg, now_ms());
         let mut rt = Runtime {
             cfg,
             director,
@@ -170,17 +190,29 @@ impl<B: IpvsBackend> Runtime<B> {
             reloads: ReloadStats::default(),
             log,
             transitions: Vec::new(),
-            check_stats: HashMap::new(),
+            retired_stats: HashMap::new(),
             admin: HashMap::new(),
             drain_grace: None,
             draining: Vec::new(),
             ha_suspended: HashSet::new(),
             known: None,
+            startup: StartupTiming::default(),
         };
-        // Checks first: their first attempts are scheduled while a large
-        // table is still being programmed (results queue until the loop).
+        // Checks first: keepalived's start-up delay (1 s) runs from here
+        // while a large table is read and programmed (results queue until
+        // the loop runs; the checks' state does not depend on the table).
         rt.register_checks();
+        let t_checks = t0.elapsed();
+        let kernel = rt
+            .backend
+            .dump()
+            .map_err(|e| format!("cannot read the IPVS table: {e}"))?;
+        rt.director = migrate::adopt(&rt.cfg, &kernel, now_ms());
         rt.reconcile_with(Some(kernel));
+        rt.startup = StartupTiming {
+            checks: t_checks,
+            table: t0.elapsed() - t_checks,
+        };
         Ok(rt)
     }
 
@@ -278,6 +310,16 @@ impl<B: IpvsBackend> Runtime<B> {
     /// Registers every checker except those already registered (`skip`).
     fn register_checks_except(&mut self, skip: &HashMap<CheckerId, u64>) {
         let gen = self.generation;
+        let count: usize = self
+            .cfg
+            .virtual_servers
+            .iter()
+            .flat_map(|v| &v.real_servers)
+            .map(|r| r.checkers.len())
+            .sum();
+        let new = count.saturating_sub(skip.len());
+        self.engine.reserve(new);
+        self.ids.reserve(new);
         for (vi, vs) in self.cfg.virtual_servers.iter().enumerate() {
             for (ri, rs) in vs.real_servers.iter().enumerate() {
                 for (ci, c) in rs.checkers.iter().enumerate() {
@@ -354,13 +396,12 @@ impl<B: IpvsBackend> Runtime<B> {
     pub fn on_event(&mut self, ev: EngineEvent) -> bool {
         if let EngineEvent::Attempt {
             id,
-            pass,
-            latency,
+            pass: false,
             reason,
             ..
         } = &ev
         {
-            self.record_attempt(*id, *pass, *latency, reason.as_deref());
+            self.log_failure(*id, reason.as_deref());
         }
         let (eid, up, delta, reason) = match ev {
             EngineEvent::Transition {
@@ -407,41 +448,47 @@ impl<B: IpvsBackend> Runtime<B> {
         self.transitions.extend(transitions);
     }
 
-    /// Counts an attempt for the status and metrics; with `log_all_failures`
-    /// (the checker's, else global `checker_log_all_failures`) every failed
-    /// attempt is logged, not only the state changes.
-    fn record_attempt(&mut self, eid: u64, pass: bool, latency: Duration, reason: Option<&str>) {
+    /// With `log_all_failures` (the checker's, else global
+    /// `checker_log_all_failures`) every failed attempt is logged, not only
+    /// the state changes.
+    fn log_failure(&mut self, eid: u64, reason: Option<&str>) {
         let Some(&cid) = self.ids.get(&eid) else {
             return;
         };
-        if !pass {
-            let log_all = self
-                .cfg
-                .virtual_servers
-                .get(cid.vs)
-                .and_then(|v| v.real_servers.get(cid.rs))
-                .and_then(|r| r.checkers.get(cid.checker))
-                .is_some_and(|c| c.timing.log_all_failures);
-            if log_all {
-                self.log.push(format!(
-                    "check failed: {}",
-                    reason.unwrap_or("(no reason given)")
-                ));
-            }
+        let log_all = self
+            .cfg
+            .virtual_servers
+            .get(cid.vs)
+            .and_then(|v| v.real_servers.get(cid.rs))
+            .and_then(|r| r.checkers.get(cid.checker))
+            .is_some_and(|c| c.timing.log_all_failures);
+        if log_all {
+            self.log.push(format!(
+                "check failed: {}",
+                reason.unwrap_or("(no reason given)")
+            ));
         }
-        let Some((label, addr)) = self.rs_key(cid.vs, cid.rs) else {
-            return;
-        };
-        let st = self
-            .check_stats
-            .entry((label, names::rs_name(addr.ip(), addr.port())))
-            .or_default();
-        if pass {
-            st.pass += 1;
-        } else {
-            st.fail += 1;
+    }
+
+    /// The (virtual server, real server) names of a real server.
+    fn rs_label(&self, vi: usize, ri: usize) -> Option<RsLabel> {
+        let (label, addr) = self.rs_key(vi, ri)?;
+        Some((label, names::rs_name(addr.ip(), addr.port())))
+    }
+
+    /// Check attempts per (virtual server, real server) name, for status
+    /// and metrics: the running checkers' counts (from the engine) plus
+    /// those of checkers a reload replaced.
+    pub fn check_stats(&self) -> HashMap<RsLabel, CheckStats> {
+        let mut out = self.retired_stats.clone();
+        for (eid, cid) in &self.ids {
+            let (Some(st), Some(label)) = (self.engine.stats(*eid), self.rs_label(cid.vs, cid.rs))
+            else {
+                continue;
+            };
+            out.entry(label).or_default().add(&st);
         }
-        st.latency_sum += latency.as_secs_f64();
+        out
     }
 
     fn describe(&self, t: &Transition) -> String {
@@ -597,11 +644,13 @@ impl<B: IpvsBackend> Runtime<B> {
             }
         }
         let kept: HashSet<u64> = reuse.values().copied().collect();
-        let old_ids: Vec<u64> = self
+        // Replaced checkers: their names under the old configuration, to
+        // keep their attempt counts.
+        let old_ids: Vec<(u64, Option<RsLabel>)> = self
             .ids
-            .keys()
-            .copied()
-            .filter(|e| !kept.contains(e))
+            .iter()
+            .filter(|(e, _)| !kept.contains(e))
+            .map(|(e, c)| (*e, self.rs_label(c.vs, c.rs)))
             .collect();
         self.cfg = new_cfg;
         self.generation += 1;
@@ -612,7 +661,10 @@ impl<B: IpvsBackend> Runtime<B> {
         }
         self.register_checks_except(&reuse);
         // ...then drop the old registrations.
-        for id in old_ids {
+        for (id, label) in old_ids {
+            if let (Some(label), Some(st)) = (label, self.engine.stats(id)) {
+                self.retired_stats.entry(label).or_default().add(&st);
+            }
             self.engine.remove(id);
         }
         let t_checks = t0.elapsed();
@@ -620,7 +672,7 @@ impl<B: IpvsBackend> Runtime<B> {
         self.start_drains(&old_desired);
         // Forget the check statistics of real servers that went away (none
         // did when every old checker found its match).
-        if pairs.len() != old_eid.len() && !self.check_stats.is_empty() {
+        if pairs.len() != old_eid.len() && !self.retired_stats.is_empty() {
             let current: HashSet<RsLabel> = self
                 .cfg
                 .virtual_servers
@@ -632,7 +684,7 @@ impl<B: IpvsBackend> Runtime<B> {
                         .map(move |r| (label.clone(), names::rs_name(r.addr, r.port.value)))
                 })
                 .collect();
-            self.check_stats.retain(|k, _| current.contains(k));
+            self.retired_stats.retain(|k, _| current.contains(k));
         }
         let t_before = t0.elapsed();
         let r = self.reconcile_after_reload();

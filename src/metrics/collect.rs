@@ -349,7 +349,8 @@ pub fn render<B: IpvsBackend>(rt: &mut Runtime<B>) -> String {
         Kind::Summary,
         "Duration of check attempts of the real server's checkers.",
     );
-    let mut stats: Vec<_> = rt.check_stats.iter().collect();
+    let check_stats = rt.check_stats();
+    let mut stats: Vec<_> = check_stats.iter().collect();
     stats.sort_by(|a, b| a.0.cmp(b.0));
     let by_label: HashMap<String, (String, String)> = rt
         .cfg
