@@ -322,6 +322,7 @@ async fn reload_dumps_the_table_only_when_it_adds_services() {
         "{}",
         dests(&mut rt)
     );
+}
 
 /// Attempt counts (status, metrics) come from the engine and survive a
 /// reload that replaces a real server's checker (weight changed).
