@@ -75,6 +75,8 @@ pub struct Engine {
     grid: TimerGrid,
     /// Starts the tasks on another runtime (`None`: the caller's).
     spawner: Option<Spawner>,
+    /// Where first-attempt delays run from (`None`: each registration).
+    epoch: Option<Instant>,
 }
 
 impl Drop for Engine {
@@ -103,7 +105,18 @@ impl Engine {
                 step: Duration::ZERO,
             },
             spawner: None,
+            epoch: None,
         }
+    }
+
+    /// The first-attempt delay of checks registered from now on runs from
+    /// `epoch` instead of each one's registration (`None` again after
+    /// start-up). keepalived registers its checkers in one go and starts
+    /// every delay then; registering 40,000 checks takes a while, and
+    /// without a common epoch the last ones would start that much later.
+    /// A first attempt never runs before its registration.
+    pub fn set_epoch(&mut self, epoch: Option<Instant>) {
+        self.epoch = epoch;
     }
 
     /// Which attempts are sent as events (default: all).
@@ -183,11 +196,16 @@ impl Engine {
             Some((_, true)) => timing.delay_loop,
             _ => timing.first_delay((self.random)()),
         };
+        let now = Instant::now();
+        let first_at = match self.epoch {
+            Some(e) => (e + first).max(now),
+            None => now + first,
+        };
         let group = Group {
             state: Machine::new(&timing, check.rounds(), initial),
             check,
             timing,
-            first: self.grid.round_up(Instant::now() + first),
+            first: self.grid.round_up(first_at),
             shared: shared.clone(),
             events: self.events.clone(),
             reports: self.reports,

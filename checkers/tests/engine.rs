@@ -265,3 +265,34 @@ async fn deadlines_round_up_to_the_timer_step() {
     // 30 -> 32, 42 -> 44.
     assert_eq!(secs(&c.at.lock().unwrap()), [8, 20, 32, 44]);
 }
+
+/// Start-up: the first-attempt delay of every check registered under an
+/// epoch runs from that epoch, however long registering them all takes;
+/// one registered after its time runs at once; without the epoch the delay
+/// runs from the registration again.
+#[tokio::test(start_paused = true)]
+async fn start_up_epoch_is_common_to_all_registrations() {
+    let (tx, _rx) = unbounded_channel();
+    let mut e = Engine::new(tx, Box::new(|| 0.0));
+    let mut t = timing(1);
+    t.warmup = Duration::ZERO;
+    let checks: Vec<Arc<Scripted>> = ["a", "b", "c", "d"]
+        .into_iter()
+        .map(|n| Scripted::new(n, vec![true]))
+        .collect();
+    e.set_epoch(Some(Instant::now()));
+    e.add(1, checks[0].clone(), t.clone(), None);
+    // A slow registration: the next one comes 0.5 s later.
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    e.add(2, checks[1].clone(), t.clone(), None);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    e.add(3, checks[2].clone(), t.clone(), None);
+    e.set_epoch(None);
+    e.add(4, checks[3].clone(), t, None);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let first: Vec<u128> = checks
+        .iter()
+        .map(|c| c.at.lock().unwrap()[0].as_millis())
+        .collect();
+    assert_eq!(first, [1000, 1000, 1500, 2500]);
+}

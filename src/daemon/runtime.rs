@@ -198,10 +198,13 @@ impl<B: IpvsBackend> Runtime<B> {
             known: None,
             startup: StartupTiming::default(),
         };
-        // Checks first: keepalived's start-up delay (1 s) runs from here
+        // Checks first: keepalived's start-up delay (1 s) runs from here,
+        // for every check alike however long registering them all takes,
         // while a large table is read and programmed (results queue until
         // the loop runs; the checks' state does not depend on the table).
+        rt.engine.set_epoch(Some(Instant::now()));
         rt.register_checks();
+        rt.engine.set_epoch(None);
         let t_checks = t0.elapsed();
         let kernel = rt
             .backend
