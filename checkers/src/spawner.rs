@@ -55,8 +55,13 @@ async fn run(queue: Arc<Mutex<Vec<Group>>>, wake: Arc<Notify>) {
         // instead of one wake-up each.
         tokio::time::sleep(Duration::from_millis(1)).await;
         let batch = std::mem::take(&mut *queue.lock().unwrap_or_else(|p| p.into_inner()));
-        for g in batch {
+        // Yield between chunks: checks already started whose first
+        // attempt is due run while tens of thousands are still spawned.
+        for (i, g) in batch.into_iter().enumerate() {
             g.spawn();
+            if i % 256 == 255 {
+                tokio::task::yield_now().await;
+            }
         }
     }
 }
