@@ -119,6 +119,11 @@ impl Engine {
         self.epoch = epoch;
     }
 
+    /// The epoch `set_epoch` gave, if any.
+    pub fn epoch(&self) -> Option<Instant> {
+        self.epoch
+    }
+
     /// Which attempts are sent as events (default: all).
     pub fn set_attempt_reports(&mut self, reports: AttemptReports) {
         self.reports = reports;

@@ -442,6 +442,10 @@ where
     // Checks due within the same 10 ms start in one wake-up of the checks'
     // thread (at most 10 ms after their exact time).
     engine.set_timer_step(CHECK_TIMER_STEP);
+    // keepalived's 1 s before the first attempts counts from the daemon's
+    // start, so that with a large configuration it overlaps the parse (for
+    // a small one the two are the same moment).
+    engine.set_epoch(Some(tokio::time::Instant::from_std(started)));
     let mut runtime =
         match Runtime::start(loaded.config, client, Some(opts.owned_file.clone()), engine) {
             Ok(r) => r,

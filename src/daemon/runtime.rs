@@ -198,11 +198,14 @@ impl<B: IpvsBackend> Runtime<B> {
             known: None,
             startup: StartupTiming::default(),
         };
-        // Checks first: keepalived's start-up delay (1 s) runs from here,
-        // for every check alike however long registering them all takes,
-        // while a large table is read and programmed (results queue until
-        // the loop runs; the checks' state does not depend on the table).
-        rt.engine.set_epoch(Some(Instant::now()));
+        // Checks first: keepalived's start-up delay (1 s) runs from here
+        // (or from the epoch the caller set: the daemon's start), for every
+        // check alike however long registering them all takes, while a
+        // large table is read and programmed (results queue until the loop
+        // runs; the checks' state does not depend on the table).
+        if rt.engine.epoch().is_none() {
+            rt.engine.set_epoch(Some(Instant::now()));
+        }
         rt.register_checks();
         rt.engine.set_epoch(None);
         let t_checks = t0.elapsed();
