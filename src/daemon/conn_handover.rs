@@ -125,13 +125,8 @@ fn open(d: &SyncDaemon) -> Result<(Socket, SyncEncoder), String> {
             SocketAddr::new(IpAddr::V4(g), port)
         }
         IpAddr::V6(g) => {
-            let name = std::ffi::CString::new(d.mcast_ifn.as_str())
-                .map_err(|_| format!("bad interface name {:?}", d.mcast_ifn))?;
-            // SAFETY: a valid NUL-terminated string.
-            let index = unsafe { libc::if_nametoindex(name.as_ptr()) };
-            if index == 0 {
-                return Err(err("interface", std::io::Error::last_os_error()));
-            }
+            let index = crate::vrrp::net::iface::index_of(&d.mcast_ifn)
+                .ok_or_else(|| format!("connection hand-over: no interface {}", d.mcast_ifn))?;
             sock.set_multicast_if_v6(index)
                 .and_then(|_| sock.set_multicast_loop_v6(false))
                 .and_then(|_| sock.set_multicast_hops_v6(ttl))

@@ -217,6 +217,18 @@ impl<C: SyncDaemonControl> StateHook for SyncDaemonFollower<C> {
 mod tests {
     use super::*;
 
+    fn sync_cfg(interface: &str, instance: Option<&str>, sync_id: Option<u8>) -> LvsSyncDaemon {
+        LvsSyncDaemon {
+            interface: interface.into(),
+            instance: instance.map(str::to_string),
+            sync_id,
+            maxlen: None,
+            port: None,
+            ttl: None,
+            group: None,
+        }
+    }
+
     #[derive(Default)]
     struct Recorder(Vec<String>);
     impl SyncDaemonControl for Recorder {
@@ -242,15 +254,7 @@ mod tests {
 
     #[test]
     fn follows_the_named_instance() {
-        let cfg = LvsSyncDaemon {
-            interface: "eth1".into(),
-            instance: Some("VI_1".into()),
-            sync_id: Some(7),
-            maxlen: None,
-            port: None,
-            ttl: None,
-            group: None,
-        };
+        let cfg = sync_cfg("eth1", Some("VI_1"), Some(7));
         let mut f = SyncDaemonFollower::new(cfg, &[("other", 1)], Recorder::default());
         assert!(f.on_state("VI_2", State::Master).is_none());
         f.on_state("VI_1", State::Backup);
@@ -273,15 +277,7 @@ mod tests {
 
     #[test]
     fn a_new_master_keeps_its_backup_daemon_for_a_while() {
-        let cfg = LvsSyncDaemon {
-            interface: "eth1".into(),
-            instance: None,
-            sync_id: None,
-            maxlen: None,
-            port: None,
-            ttl: None,
-            group: None,
-        };
+        let cfg = sync_cfg("eth1", None, None);
         let mut f = SyncDaemonFollower::new(cfg, &[("VI_1", 5)], Recorder::default());
         let t0 = Instant::now();
         f.follow(State::Backup, t0);
@@ -314,15 +310,7 @@ mod tests {
 
     #[test]
     fn sync_id_defaults_to_the_followed_instance_vrid() {
-        let cfg = |instance: Option<&str>, id: Option<u8>| LvsSyncDaemon {
-            interface: "eth0".into(),
-            instance: instance.map(str::to_string),
-            sync_id: id,
-            maxlen: None,
-            port: None,
-            ttl: None,
-            group: None,
-        };
+        let cfg = |instance: Option<&str>, id: Option<u8>| sync_cfg("eth0", instance, id);
         let insts = [("VI_1", 51), ("VI_2", 52)];
         let mut f = SyncDaemonFollower::new(cfg(Some("VI_2"), None), &insts, Recorder::default());
         f.on_state("VI_2", State::Master);
