@@ -74,7 +74,7 @@ fn converged() -> (FakeIpvs, HashSet<ServiceKey>) {
 }
 
 #[test]
-fn from_empty_adds_services_before_their_dests_then_is_idempotent() {
+fn from_empty_adds_each_service_then_its_dests_then_is_idempotent() {
     let mut k = FakeIpvs::new();
     let mut own = HashSet::new();
     let r = reconcile(&mut k, &desired(), &mut own).unwrap();
@@ -87,9 +87,9 @@ fn from_empty_adds_services_before_their_dests_then_is_idempotent() {
         k.log,
         vec![
             Operation::AddService(want.services[0].service.clone()),
-            Operation::AddService(want.services[1].service.clone()),
             Operation::AddDest(k80, dest("10.0.1.1", 1)),
             Operation::AddDest(k80, dest("10.0.1.2", 2)),
+            Operation::AddService(want.services[1].service.clone()),
             Operation::AddDest(k443, dest("10.0.1.1", 1)),
         ]
     );

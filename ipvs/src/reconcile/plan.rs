@@ -10,9 +10,17 @@
 //! - Only desired or owned services are touched: an operator's own
 //!   `ipvsadm` services stay. A desired service already in the kernel is
 //!   adopted (diffed, not recreated).
-//! - Order: destination deletions, service deletions, service additions,
-//!   edits, destination additions; so a service is added before its
+//! - Order: destination deletions, service deletions, each new service
+//!   followed at once by its destinations, then edits and destination
+//!   additions to existing services; so a service is added before its
 //!   destinations and its destinations go before it does.
+//! - A new service's destinations come right after it because the kernel
+//!   finds the service of every destination request in a hash chain that
+//!   it walks from the newest service: on a chain that many services share
+//!   (the kernel hashes only address, port and protocol into 256 buckets,
+//!   so VIPs `10.1.N.1` on one port all collide), adding all services
+//!   first made each destination walk past up to all of them. This is
+//!   keepalived's order too.
 //!
 //! O(n) in the number of entries (hash maps); the only sort is over the
 //! stale keys and removed destinations, for a deterministic order.
@@ -51,6 +59,7 @@ pub fn dest_differs(want: &Destination, have: &Destination) -> bool {
 struct Phases {
     dest_dels: Vec<Operation>,
     service_dels: Vec<Operation>,
+    /// Each new service, followed by its destinations.
     service_adds: Vec<Operation>,
     edits: Vec<Operation>,
     dest_adds: Vec<Operation>,
@@ -70,7 +79,7 @@ impl Phases {
         let key = want.service.key;
         self.service_adds
             .push(Operation::AddService(want.service.clone()));
-        self.dest_adds.extend(
+        self.service_adds.extend(
             want.destinations
                 .iter()
                 .map(|d| Operation::AddDest(key, d.clone())),
