@@ -332,57 +332,98 @@ fn headers(d: &[u8]) -> Vec<(u16, u32)> {
 
 /// Only the last request of a datagram asks for an ACK; failures anywhere
 /// in a batch (first, middle, last request of a datagram) still come back
-/// for exactly the operations that failed, with the kernel's errno.
+/// for exactly the operations that failed, with the kernel's errno. Run
+/// with few operations (encoded on the calling thread) and with many (an
+/// encoder thread prepares the next datagram).
 #[test]
 fn batches_ask_one_ack_and_still_report_every_failure() {
-    let mut c = IpvsClient::with_transport(Recording(SimKernel::default(), Vec::new())).unwrap();
-    let mut ops = Vec::new();
-    for i in 0..250u32 {
-        let s = svc(&format!("10.9.{}.{}", i / 250, i % 250 + 1), 80);
-        ops.push(Operation::AddService(s));
-    }
-    // Duplicates at the first, a middle and the last place of datagrams.
-    let dup = |i: usize| Operation::AddService(svc(&format!("10.9.0.{}", i + 1), 80));
-    ops.insert(100, dup(3));
-    ops.insert(150, dup(4));
-    ops.insert(199, dup(5));
-    ops.push(Operation::DelService(svc("10.9.9.9", 80).key));
-    let sent_before = c.transport().1.len();
-    let r = c.apply(&ops);
-    let failed: Vec<(usize, i32)> = r
-        .iter()
-        .enumerate()
-        .filter_map(|(i, x)| x.as_ref().err().map(|e| (i, e.errno)))
-        .collect();
-    assert_eq!(
-        failed,
-        vec![
-            (100, libc::EEXIST),
-            (150, libc::EEXIST),
-            (199, libc::EEXIST),
-            (253, libc::ESRCH)
-        ]
-    );
-    assert_eq!(r[253].as_ref().unwrap_err().message, "no such service");
-    let sent = &c.transport().1[sent_before..];
-    assert_eq!(sent.len(), 3, "254 operations at 100 per datagram");
-    let mut seqs = Vec::new();
-    for d in sent {
-        let h = headers(d);
-        for (i, (flags, seq)) in h.iter().enumerate() {
-            let ack = flags & 4 != 0;
-            assert_eq!(ack, i == h.len() - 1, "ACK flag of message {i}: {flags:#x}");
-            assert_eq!(flags & 1, 1, "NLM_F_REQUEST");
-            seqs.push(*seq);
+    for services in [250u32, 550] {
+        let mut c =
+            IpvsClient::with_transport(Recording(SimKernel::default(), Vec::new())).unwrap();
+        let mut ops = Vec::new();
+        for i in 0..services {
+            let s = svc(&format!("10.9.{}.{}", i / 250, i % 250 + 1), 80);
+            ops.push(Operation::AddService(s));
         }
+        // Duplicates at the first, a middle and the last place of datagrams.
+        let dup = |i: usize| Operation::AddService(svc(&format!("10.9.0.{}", i + 1), 80));
+        ops.insert(100, dup(3));
+        ops.insert(150, dup(4));
+        ops.insert(199, dup(5));
+        ops.push(Operation::DelService(svc("10.9.9.9", 80).key));
+        let last = ops.len() - 1;
+        let sent_before = c.transport().1.len();
+        let r = c.apply(&ops);
+        let failed: Vec<(usize, i32)> = r
+            .iter()
+            .enumerate()
+            .filter_map(|(i, x)| x.as_ref().err().map(|e| (i, e.errno)))
+            .collect();
+        assert_eq!(
+            failed,
+            vec![
+                (100, libc::EEXIST),
+                (150, libc::EEXIST),
+                (199, libc::EEXIST),
+                (last, libc::ESRCH)
+            ]
+        );
+        assert_eq!(r[last].as_ref().unwrap_err().message, "no such service");
+        let sent = &c.transport().1[sent_before..];
+        assert_eq!(sent.len(), ops.len().div_ceil(100), "100 per datagram");
+        let mut seqs = Vec::new();
+        for d in sent {
+            let h = headers(d);
+            for (i, (flags, seq)) in h.iter().enumerate() {
+                let ack = flags & 4 != 0;
+                assert_eq!(ack, i == h.len() - 1, "ACK flag of message {i}: {flags:#x}");
+                assert_eq!(flags & 1, 1, "NLM_F_REQUEST");
+                seqs.push(*seq);
+            }
+        }
+        assert_eq!(seqs.len(), ops.len());
+        assert!(
+            seqs.windows(2).all(|w| w[1] == w[0] + 1),
+            "consecutive sequence numbers"
+        );
+        // The kernel holds exactly the services, and a dump reads them back.
+        assert_eq!(c.dump().unwrap().services.len(), services as usize);
     }
-    assert_eq!(seqs.len(), ops.len());
-    assert!(
-        seqs.windows(2).all(|w| w[1] == w[0] + 1),
-        "consecutive sequence numbers"
-    );
-    // The kernel holds exactly the 250 services, and a dump reads them back.
-    assert_eq!(c.dump().unwrap().services.len(), 250);
+}
+
+/// A transport whose sends start failing after `ok` datagrams.
+struct Breaking(SimKernel, usize);
+
+impl Transport for Breaking {
+    fn send(&mut self, buf: &[u8]) -> std::io::Result<()> {
+        if self.1 == 0 {
+            return Err(std::io::Error::from_raw_os_error(libc::ENOBUFS));
+        }
+        self.1 -= 1;
+        self.0.send(buf)
+    }
+    fn recv(&mut self) -> std::io::Result<Vec<u8>> {
+        self.0.recv()
+    }
+    fn max_in_flight(&self) -> usize {
+        100
+    }
+}
+
+/// A socket error in the middle of a pipelined batch ends the batch with
+/// that error (the encoder thread stops; nothing hangs), and the client
+/// stays usable.
+#[test]
+fn a_send_error_mid_pipeline_is_returned() {
+    let mut c = IpvsClient::with_transport(Breaking(SimKernel::default(), 4)).unwrap();
+    // Resolving the family took one datagram; three batches go through.
+    let ops: Vec<Operation> = (0..1000u32)
+        .map(|i| Operation::AddService(svc(&format!("10.8.{}.{}", i / 250, i % 250 + 1), 80)))
+        .collect();
+    let err = c.apply_ops(&ops).unwrap_err();
+    assert!(err.to_string().contains("No buffer space"), "{err}");
+    c.transport_mut().1 = usize::MAX;
+    assert_eq!(c.dump().unwrap().services.len(), 300);
 }
 
 fn c_datagrams(c: &IpvsClient<Counting>) -> usize {

@@ -1,11 +1,13 @@
 //! `IpvsClient`: IPVS operations over a generic netlink socket.
 //!
-//! Changes are pipelined: many requests per send, each with NLM_F_ACK and
-//! its own sequence number, acknowledgements matched by sequence number, one
-//! result per operation. The transport is a trait so the client can be
+//! Changes are pipelined: many requests per send, each with its own
+//! sequence number, acknowledgements matched by sequence number, one
+//! result per operation; a large batch is encoded on a second thread
+//! while the kernel handles the previous datagram. The transport is a trait so the client can be
 //! tested against a scripted kernel.
 
 use std::io;
+use std::sync::mpsc;
 
 use netlink_packet_core::{
     NetlinkHeader, NetlinkMessage, NetlinkPayload, NLM_F_ACK, NLM_F_REQUEST,
@@ -173,6 +175,11 @@ impl Transport for SocketTransport {
 
 /// Most requests in one datagram (and in flight) when pipelining.
 const BATCH: usize = 1024;
+/// Fewer operations than this are encoded on the calling thread; more get
+/// an encoder thread that prepares each next datagram while the kernel
+/// handles the current one (the kernel does its work inside `sendmsg`, on
+/// the sending thread).
+const PIPELINE_MIN_OPS: usize = 256;
 /// Most bytes in one datagram when pipelining.
 const BATCH_BYTES: usize = 128 * 1024;
 
@@ -216,6 +223,10 @@ impl<T: Transport> IpvsClient<T> {
 
     pub fn transport(&self) -> &T {
         &self.transport
+    }
+
+    pub fn transport_mut(&mut self) -> &mut T {
+        &mut self.transport
     }
 
     fn next_seq(&mut self) -> u32 {
@@ -406,43 +417,95 @@ impl<T: Transport> IpvsClient<T> {
     /// NACK succeeded. This saves the kernel one reply, and the client one
     /// receive, per successful operation.
     pub fn apply_ops(&mut self, ops: &[Operation]) -> Result<Vec<Result<(), OpError>>, IpvsError> {
-        let mut results: Vec<Result<(), OpError>> = Vec::with_capacity(ops.len());
+        let mut results: Vec<Result<(), OpError>> = vec![Ok(()); ops.len()];
+        if ops.is_empty() {
+            return Ok(results);
+        }
         let limit = self.transport.max_in_flight().clamp(1, BATCH);
-        let mut start = 0;
-        while start < ops.len() {
-            let count = (ops.len() - start).min(limit);
-            let first = self.seq_run(count);
-            self.tx.clear();
-            let mut last_off = 0;
-            let mut n = 0;
-            while n < count && self.tx.len() < BATCH_BYTES {
-                last_off = self.tx.len();
-                encode_op(
-                    &mut self.tx,
-                    self.family_id,
-                    first + n as u32,
-                    NLM_F_REQUEST,
-                    &ops[start + n],
-                );
-                n += 1;
-            }
-            // The last request of the datagram asks for the closing ACK.
-            let flags = (NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes();
-            self.tx[last_off + 6..last_off + 8].copy_from_slice(&flags);
-            self.transport.send(&self.tx).map_err(IpvsError::Io)?;
-            let batch = &ops[start..start + n];
-            results.extend(batch.iter().map(|_| Ok(())));
-            let base = results.len() - n;
-            let last = first + (n - 1) as u32;
-            self.read_batch_acks(first, last, |i, errno| {
-                results[base + i] = Err(OpError {
-                    errno,
-                    message: describe_errno(errno, Some(&batch[i])),
+        let first = self.seq_run(ops.len());
+        if ops.len() <= PIPELINE_MIN_OPS {
+            self.send_encoding_inline(ops, first, limit, &mut results)?;
+            return Ok(results);
+        }
+        let family_id = self.family_id;
+        std::thread::scope(|scope| {
+            let (full_tx, full_rx) = mpsc::sync_channel::<(Vec<u8>, usize, usize)>(1);
+            let (free_tx, free_rx) = mpsc::channel::<Vec<u8>>();
+            let encoder = std::thread::Builder::new()
+                .name("ipvs-encode".into())
+                .spawn_scoped(scope, move || {
+                    let mut at = 0;
+                    while at < ops.len() {
+                        let mut buf = free_rx.try_recv().unwrap_or_default();
+                        buf.clear();
+                        let n = encode_batch(&mut buf, family_id, first, ops, at, limit);
+                        if full_tx.send((buf, at, n)).is_err() {
+                            return; // the sender stopped on an error
+                        }
+                        at += n;
+                    }
                 });
-            })?;
+            if encoder.is_err() {
+                // No thread to be had: encode each datagram before its send.
+                return self.send_encoding_inline(ops, first, limit, &mut results);
+            }
+            // Returning early drops `full_rx`, which stops the encoder.
+            for (buf, at, n) in full_rx.iter() {
+                self.send_batch(&buf, first, ops, at, n, &mut results)?;
+                let _ = free_tx.send(buf);
+            }
+            Ok(())
+        })?;
+        Ok(results)
+    }
+
+    /// `apply_ops` on one thread: encode a datagram, send it, read its
+    /// replies, next.
+    fn send_encoding_inline(
+        &mut self,
+        ops: &[Operation],
+        first: u32,
+        limit: usize,
+        results: &mut [Result<(), OpError>],
+    ) -> Result<(), IpvsError> {
+        let mut buf = std::mem::take(&mut self.tx);
+        let mut start = 0;
+        let mut outcome = Ok(());
+        while start < ops.len() {
+            buf.clear();
+            let n = encode_batch(&mut buf, self.family_id, first, ops, start, limit);
+            outcome = self.send_batch(&buf, first, ops, start, n, results);
+            if outcome.is_err() {
+                break;
+            }
             start += n;
         }
-        Ok(results)
+        self.tx = buf;
+        outcome
+    }
+
+    /// Sends one encoded datagram, requests `ops[start..start + n]` with
+    /// sequence numbers from `first + start`, and records their NACKs.
+    fn send_batch(
+        &mut self,
+        buf: &[u8],
+        first: u32,
+        ops: &[Operation],
+        start: usize,
+        n: usize,
+        results: &mut [Result<(), OpError>],
+    ) -> Result<(), IpvsError> {
+        self.transport.send(buf).map_err(IpvsError::Io)?;
+        let batch = &ops[start..start + n];
+        let results = &mut results[start..start + n];
+        let batch_first = first.wrapping_add(start as u32);
+        let last = batch_first.wrapping_add((n - 1) as u32);
+        self.read_batch_acks(batch_first, last, |i, errno| {
+            results[i] = Err(OpError {
+                errno,
+                message: describe_errno(errno, Some(&batch[i])),
+            });
+        })
     }
 
     /// Reads replies until the ACK (or NACK) of `last`; `nack(i, errno)`
@@ -545,6 +608,38 @@ impl<T: Transport> IpvsClient<T> {
 }
 
 /// The request for one operation.
+/// Encodes requests from `ops[start..]` into `buf` (at most `limit`, and
+/// no more once the datagram reaches `BATCH_BYTES`), `ops[i]` with sequence
+/// number `first + i`; only the last asks for an ACK. Returns how many.
+fn encode_batch(
+    buf: &mut Vec<u8>,
+    family_id: u16,
+    first: u32,
+    ops: &[Operation],
+    start: usize,
+    limit: usize,
+) -> usize {
+    let count = (ops.len() - start).min(limit);
+    let mut last_off = 0;
+    let mut n = 0;
+    while n < count && buf.len() < BATCH_BYTES {
+        last_off = buf.len();
+        let i = start + n;
+        encode_op(
+            buf,
+            family_id,
+            first.wrapping_add(i as u32),
+            NLM_F_REQUEST,
+            &ops[i],
+        );
+        n += 1;
+    }
+    // The last request of the datagram asks for the closing ACK.
+    let flags = (NLM_F_REQUEST | NLM_F_ACK).to_ne_bytes();
+    buf[last_off + 6..last_off + 8].copy_from_slice(&flags);
+    n
+}
+
 pub fn op_message(op: &Operation) -> IpvsMessage {
     match op {
         Operation::AddService(s) => IpvsMessage::new(cmd::NEW_SERVICE, vec![service_attrs(s)]),
