@@ -85,6 +85,10 @@ pub fn apply(
         return report;
     }
     let mut results = backend.apply(&ops).into_iter();
+    // Operations come grouped by service (a new service and its
+    // destinations are adjacent), so each run of one service's operations
+    // is counted locally and looked up in the sorted map once.
+    let mut run: Option<(ServiceKey, ServiceReport)> = None;
     for op in ops {
         let result = results.next().unwrap_or_else(|| {
             Err(OpError {
@@ -92,7 +96,13 @@ pub fn apply(
                 message: "the backend returned no result for this operation".into(),
             })
         });
-        let per_service = report.services.entry(op.service_key()).or_default();
+        let key = op.service_key();
+        if run.as_ref().is_some_and(|(k, _)| *k != key) {
+            if let Some((k, r)) = run.take() {
+                merge_service_report(&mut report, k, r);
+            }
+        }
+        let per_service = &mut run.get_or_insert_with(|| (key, ServiceReport::default())).1;
         per_service.attempted += 1;
         match result {
             Ok(()) => {
@@ -110,7 +120,18 @@ pub fn apply(
             }
         }
     }
+    if let Some((k, r)) = run {
+        merge_service_report(&mut report, k, r);
+    }
     report
+}
+
+/// Adds one run of a service's results to its entry in `report.services`.
+fn merge_service_report(report: &mut ReconcileReport, key: ServiceKey, run: ServiceReport) {
+    let entry = report.services.entry(key).or_default();
+    entry.attempted += run.attempted;
+    entry.succeeded += run.succeeded;
+    entry.failed.extend(run.failed);
 }
 
 /// What lvsd owns after applying a plan for `desired`: the desired
@@ -134,4 +155,61 @@ pub fn owned_after_apply(
         }
     }
     owned
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fake::FakeIpvs;
+    use crate::model::{Destination, Protocol, Service};
+    use crate::ops::errno::ESRCH;
+
+    fn key(port: u16) -> ServiceKey {
+        ServiceKey::Addr {
+            protocol: Protocol::Tcp,
+            addr: std::net::IpAddr::from([10, 0, 0, 1]),
+            port,
+        }
+    }
+
+    fn dest(last: u8) -> Destination {
+        Destination::new(std::net::IpAddr::from([10, 0, 1, last]), 80)
+    }
+
+    /// A service's operations need not be adjacent: its counts and
+    /// failures add up across runs, in order.
+    #[test]
+    fn per_service_reports_add_up_over_separate_runs() {
+        let (a, b) = (key(80), key(443));
+        let mut fake = FakeIpvs::new();
+        let ops = vec![
+            Operation::AddService(Service::new(a)),
+            Operation::AddDest(a, dest(1)),
+            Operation::AddDest(b, dest(1)), // no such service
+            Operation::AddDest(a, dest(2)),
+            Operation::AddDest(b, dest(2)), // no such service
+            Operation::AddService(Service::new(b)),
+            Operation::AddDest(b, dest(3)),
+        ];
+        let r = apply(&mut fake, ops, ApplyOptions::default());
+        assert_eq!((r.applied, r.succeeded), (7, 5));
+        assert_eq!(r.services.len(), 2);
+        let ra = &r.services[&a];
+        assert_eq!((ra.attempted, ra.succeeded, ra.failed.len()), (3, 3, 0));
+        let rb = &r.services[&b];
+        assert_eq!((rb.attempted, rb.succeeded), (4, 2));
+        let failed: Vec<(String, i32)> = rb
+            .failed
+            .iter()
+            .map(|(op, e)| (op.to_string(), e.errno))
+            .collect();
+        assert_eq!(
+            failed,
+            vec![
+                (Operation::AddDest(b, dest(1)).to_string(), ESRCH),
+                (Operation::AddDest(b, dest(2)).to_string(), ESRCH),
+            ]
+        );
+        assert_eq!(r.failed.len(), 2);
+    }
 }
