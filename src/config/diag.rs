@@ -103,6 +103,11 @@ impl Diagnostics {
         &self.items
     }
 
+    /// The diagnostics, in the order they were reported.
+    pub fn into_items(self) -> Vec<Diagnostic> {
+        self.items
+    }
+
     pub fn has_errors(&self) -> bool {
         self.items.iter().any(|d| d.severity == Severity::Error)
     }

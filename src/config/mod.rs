@@ -8,6 +8,7 @@ pub mod glob;
 pub mod lexer;
 pub mod model;
 pub mod origin;
+pub mod pipeline;
 pub mod preprocess;
 pub mod source;
 pub mod text;
@@ -60,19 +61,8 @@ pub fn load_str(path: &Path, text: &str, opts: &LoadOptions) -> Loaded {
 
 fn load_with(opts: &LoadOptions, read: impl Fn(&mut preprocess::Preprocessor<'_>)) -> Loaded {
     // Fast path: build each top-level block as soon as it is read.
-    let mut diags = Diagnostics::default();
-    let streamed = {
-        let mut pre = preprocess::Preprocessor::new(&opts.preprocess, &mut diags);
-        pre.stream_into(build::StreamBuilder::default(), opts.build.clone());
-        read(&mut pre);
-        pre.finish_streaming()
-    };
-    if let Some((config, sources, false)) = streamed {
-        return Loaded {
-            config,
-            diagnostics: diags,
-            sources,
-        };
+    if let Some(loaded) = load_streaming(opts, &read) {
+        return loaded;
     }
     // A definition came after a block using it: build from the whole tree,
     // definitions first, as keepalived resolves references.
@@ -87,5 +77,67 @@ fn load_with(opts: &LoadOptions, read: impl Fn(&mut preprocess::Preprocessor<'_>
         config,
         diagnostics: diags,
         sources,
+    }
+}
+
+/// Reads and builds side by side (see `pipeline`); on one thread if a
+/// second cannot be started. None when a definition came after a block
+/// using it.
+fn load_streaming(
+    opts: &LoadOptions,
+    read: &impl Fn(&mut preprocess::Preprocessor<'_>),
+) -> Option<Loaded> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(pipeline::QUEUE);
+    let (done_tx, done_rx) = std::sync::mpsc::channel();
+    std::thread::scope(|scope| {
+        let spawned = std::thread::Builder::new()
+            .name("config-build".into())
+            .spawn_scoped(scope, move || {
+                pipeline::build_received(rx, done_tx, &opts.build)
+            });
+        let Ok(builder) = spawned else {
+            return load_streaming_inline(opts, read);
+        };
+        let mut diags = Diagnostics::default();
+        let (sources, marks) = {
+            let mut pre = preprocess::Preprocessor::new(&opts.preprocess, &mut diags);
+            pre.hand_off(pipeline::Handoff::new(tx, done_rx));
+            read(&mut pre);
+            pre.finish_handoff()
+        };
+        let built = match builder.join() {
+            Ok(b) => b,
+            Err(panic) => std::panic::resume_unwind(panic),
+        };
+        if built.order_violation {
+            return None;
+        }
+        Some(Loaded {
+            config: built.config,
+            diagnostics: pipeline::merge(diags, &marks, built.diagnostics),
+            sources,
+        })
+    })
+}
+
+/// `load_streaming` on the calling thread alone.
+fn load_streaming_inline(
+    opts: &LoadOptions,
+    read: &impl Fn(&mut preprocess::Preprocessor<'_>),
+) -> Option<Loaded> {
+    let mut diags = Diagnostics::default();
+    let streamed = {
+        let mut pre = preprocess::Preprocessor::new(&opts.preprocess, &mut diags);
+        pre.stream_into(build::StreamBuilder::default(), opts.build.clone());
+        read(&mut pre);
+        pre.finish_streaming()
+    };
+    match streamed {
+        Some((config, sources, false)) => Some(Loaded {
+            config,
+            diagnostics: diags,
+            sources,
+        }),
+        _ => None,
     }
 }

@@ -11,6 +11,7 @@ use super::diag::{Class, Diagnostic, Diagnostics, Severity};
 use super::glob;
 use super::lexer::{self, SrcChar, Token, TokenKind};
 use super::model::Config;
+use super::pipeline::Handoff;
 use super::source::{FileId, Loc, SourceMap};
 use super::tree::{Node, TreeBuilder};
 
@@ -101,6 +102,8 @@ pub struct Preprocessor<'a> {
     tree: TreeBuilder,
     /// When set, complete top-level statements are built as they arrive.
     stream: Option<(StreamBuilder, BuildOptions)>,
+    /// When set, complete top-level statements go to a builder thread.
+    handoff: Option<Handoff>,
     /// Canonical paths of the files being read (include cycle detection).
     stack: Vec<PathBuf>,
     /// Directory of each file being read (`${_PWD}`, relative includes).
@@ -122,6 +125,7 @@ impl<'a> Preprocessor<'a> {
             tokens: Vec::new(),
             tree: TreeBuilder::default(),
             stream: None,
+            handoff: None,
             stack: Vec::new(),
             dirs: Vec::new(),
             include_check: IncludeCheck::default(),
@@ -165,6 +169,9 @@ impl<'a> Preprocessor<'a> {
             })
             .unwrap_or_else(|| PathBuf::from("."));
         let id = self.sources.add(path, text);
+        if let Some(h) = self.handoff.as_mut() {
+            h.file(path);
+        }
         self.stack.push(canonical);
         self.dirs.push(dir);
         let saved_check = self.include_check;
@@ -194,11 +201,33 @@ impl<'a> Preprocessor<'a> {
         let rest = std::mem::take(&mut self.tree).finish(self.diags);
         let (mut sb, opts) = self.stream.take()?;
         for node in rest {
-            sb.add(node, &self.sources, &opts, self.diags);
+            sb.add(&node, &self.sources, &opts, self.diags);
         }
         let violation = sb.order_violation;
         let cfg = sb.finish(&self.sources, &opts, self.diags);
         Some((cfg, self.sources, violation))
+    }
+
+    /// Sends top-level statements to a builder thread as soon as they are
+    /// complete (see `pipeline`).
+    pub fn hand_off(&mut self, handoff: Handoff) {
+        self.handoff = Some(handoff);
+    }
+
+    /// Finishes a read whose statements went to a builder thread: the
+    /// sources, and the reader's diagnostic count at each hand-over (the
+    /// channel is closed, so the builder finishes).
+    pub fn finish_handoff(mut self) -> (SourceMap, Vec<usize>) {
+        self.flush();
+        let rest = std::mem::take(&mut self.tree).finish(self.diags);
+        let mut marks = Vec::new();
+        if let Some(mut h) = self.handoff.take() {
+            for node in rest {
+                h.statement(node, self.diags.items().len());
+            }
+            marks = h.close();
+        }
+        (self.sources, marks)
     }
 
     /// Hands the tokens produced so far to the tree builder.
@@ -208,7 +237,11 @@ impl<'a> Preprocessor<'a> {
         }
         if let Some((sb, opts)) = self.stream.as_mut() {
             for node in self.tree.take_completed() {
-                sb.add(node, &self.sources, opts, self.diags);
+                sb.add(&node, &self.sources, opts, self.diags);
+            }
+        } else if let Some(h) = self.handoff.as_mut() {
+            for node in self.tree.take_completed() {
+                h.statement(node, self.diags.items().len());
             }
         }
     }

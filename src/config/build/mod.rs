@@ -89,9 +89,11 @@ pub struct StreamBuilder {
 }
 
 impl StreamBuilder {
+    /// Builds one top-level statement (a `vrrp_sync_group` is kept, copied,
+    /// until `finish`).
     pub fn add(
         &mut self,
-        node: Node,
+        node: &Node,
         sources: &SourceMap,
         opts: &BuildOptions,
         diags: &mut Diagnostics,
@@ -106,17 +108,17 @@ impl StreamBuilder {
             if self.built_users {
                 self.order_violation = true;
             }
-            add_definition(&mut b, &node, &mut self.cfg);
+            add_definition(&mut b, node, &mut self.cfg);
             return;
         }
         if name == "vrrp_sync_group" {
-            self.sync_nodes.push(node);
+            self.sync_nodes.push(node.clone());
             return;
         }
         if matches!(name, "virtual_server" | "vrrp_instance") {
             self.built_users = true;
         }
-        add_statement(&mut b, &node, &mut self.cfg);
+        add_statement(&mut b, node, &mut self.cfg);
     }
 
     pub fn finish(
@@ -171,7 +173,7 @@ pub fn build(
     let (defs, rest): (Vec<Node>, Vec<Node>) =
         nodes.into_iter().partition(|n| is_definition(&n.name.text));
     for node in defs.into_iter().chain(rest) {
-        sb.add(node, sources, opts, diags);
+        sb.add(&node, sources, opts, diags);
     }
     sb.order_violation = false;
     sb.finish(sources, opts, diags)

@@ -1,0 +1,240 @@
+//! Reading and building side by side: the preprocessor (lexing, includes,
+//! the block tree) runs on the calling thread and hands each complete
+//! top-level statement to a builder thread, which turns it into the model
+//! while the next one is read. Each side collects its own diagnostics; they
+//! are merged back into the order a single-threaded streaming load reports
+//! them in (reader diagnostics up to a statement's hand-over, then that
+//! statement's build diagnostics), so results are identical.
+
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, Sender, SyncSender};
+
+use super::build::{BuildOptions, StreamBuilder};
+use super::diag::{Diagnostic, Diagnostics};
+use super::model::Config;
+use super::source::SourceMap;
+use super::tree::Node;
+
+/// Batches in flight between the threads (bounds the memory held by trees
+/// read but not yet built).
+pub const QUEUE: usize = 8;
+/// Statements per batch: handing over one at a time would wake the builder
+/// thousands of times on a large file.
+const BATCH: usize = 16;
+
+/// What the reader sends to the builder.
+pub enum Msg {
+    /// A file was added to the source map (the builder names files in
+    /// messages such as "first defined at path:line:col").
+    File(PathBuf),
+    /// Complete top-level statements, in file order.
+    Statements(Vec<Node>),
+}
+
+/// The reader's end: batches statements, remembers how many reader
+/// diagnostics preceded each one, and frees the trees the builder is done
+/// with (on the thread that allocated them: freeing them on the builder
+/// thread would contend for the reader's allocator arena).
+pub struct Handoff {
+    tx: SyncSender<Msg>,
+    done: Receiver<Vec<Node>>,
+    batch: Vec<Node>,
+    /// The reader's diagnostic count when each statement was handed over.
+    marks: Vec<usize>,
+}
+
+impl Handoff {
+    pub fn new(tx: SyncSender<Msg>, done: Receiver<Vec<Node>>) -> Self {
+        Handoff {
+            tx,
+            done,
+            batch: Vec::with_capacity(BATCH),
+            marks: Vec::new(),
+        }
+    }
+
+    pub fn file(&mut self, path: &Path) {
+        self.send_batch();
+        // A send fails only when the builder is gone (it panicked); joining
+        // it reports that.
+        let _ = self.tx.send(Msg::File(path.to_path_buf()));
+    }
+
+    pub fn statement(&mut self, node: Node, reader_diags: usize) {
+        self.marks.push(reader_diags);
+        self.batch.push(node);
+        if self.batch.len() >= BATCH {
+            self.send_batch();
+        }
+    }
+
+    fn send_batch(&mut self) {
+        if !self.batch.is_empty() {
+            let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+            let _ = self.tx.send(Msg::Statements(batch));
+        }
+        // Free what the builder has finished with.
+        while let Ok(built) = self.done.try_recv() {
+            drop(built);
+        }
+    }
+
+    /// Sends the last batch and closes the channel (the builder then
+    /// finishes); the marks remain.
+    pub fn close(mut self) -> Vec<usize> {
+        self.send_batch();
+        let Handoff {
+            tx, done, marks, ..
+        } = self;
+        drop(tx);
+        // The builder returns the last trees until it finishes.
+        for built in done {
+            drop(built);
+        }
+        marks
+    }
+}
+
+/// What the builder thread produces.
+pub struct Built {
+    pub config: Config,
+    /// A definition came after a block using it (build again from the tree).
+    pub order_violation: bool,
+    pub diagnostics: BuiltDiagnostics,
+}
+
+/// The builder's diagnostics, with where each statement's start.
+pub struct BuiltDiagnostics {
+    pub diagnostics: Vec<Diagnostic>,
+    /// The builder's diagnostic count before each statement was built.
+    pub marks: Vec<usize>,
+    /// Its count before the final cross-reference checks.
+    pub finish_mark: usize,
+}
+
+/// The builder thread's loop: builds statements until the reader is done,
+/// then the cross-references that need everything.
+pub fn build_received(rx: Receiver<Msg>, done: Sender<Vec<Node>>, opts: &BuildOptions) -> Built {
+    let mut diags = Diagnostics::default();
+    let mut sources = SourceMap::default();
+    let mut sb = StreamBuilder::default();
+    let mut marks = Vec::new();
+    for msg in rx {
+        match msg {
+            Msg::File(path) => {
+                sources.add(&path, String::new());
+            }
+            Msg::Statements(batch) => {
+                for node in &batch {
+                    marks.push(diags.items().len());
+                    sb.add(node, &sources, opts, &mut diags);
+                }
+                // The reader frees them (it stops listening only if it
+                // panicked).
+                let _ = done.send(batch);
+            }
+        }
+    }
+    let order_violation = sb.order_violation;
+    let finish_mark = diags.items().len();
+    let config = sb.finish(&sources, opts, &mut diags);
+    Built {
+        config,
+        order_violation,
+        diagnostics: BuiltDiagnostics {
+            diagnostics: diags.into_items(),
+            marks,
+            finish_mark,
+        },
+    }
+}
+
+/// Interleaves the reader's and the builder's diagnostics as a
+/// single-threaded load pushes them: the reader's up to each statement's
+/// hand-over, that statement's build diagnostics, and finally the reader's
+/// rest and the builder's cross-reference checks (duplicates dropped as it
+/// would).
+pub fn merge(reader: Diagnostics, reader_marks: &[usize], built: BuiltDiagnostics) -> Diagnostics {
+    let mut out = Diagnostics::default();
+    let mut r = reader.into_items().into_iter();
+    let mut b = built.diagnostics.into_iter();
+    let (mut r_at, mut b_at) = (0, 0);
+    for (i, &r_mark) in reader_marks.iter().enumerate() {
+        let b_end = built.marks.get(i + 1).copied().unwrap_or(built.finish_mark);
+        for d in r.by_ref().take(r_mark.saturating_sub(r_at)) {
+            out.push(d);
+        }
+        r_at = r_at.max(r_mark);
+        for d in b.by_ref().take(b_end.saturating_sub(b_at)) {
+            out.push(d);
+        }
+        b_at = b_at.max(b_end);
+    }
+    for d in r.chain(b) {
+        out.push(d);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::super::{load_streaming, load_streaming_inline, LoadOptions};
+
+    /// Diagnostics from every stage, some at the same position: reader
+    /// (lexer, tree) and builder (values, duplicates, cross-references).
+    const MIXED: &str = r#"global_defs {
+    router_id t
+}
+virtual_server_group unused {
+    10.0.0.1 80
+}
+}
+virtual_server 10.0.0.1 80 {
+    lb_algo nope
+    protocol TCP
+    real_server 10.0.0.2 80 {
+        weight x
+    }
+    real_server 10.0.0.2 80 {
+        weight 1
+    }
+    bogus "unterminated
+}
+frobnicate {
+}
+virtual_server 10.0.0.3 80 {
+    real_server 10.0.0.4 80 {
+        TCP_CHECK {
+            connect_port 0
+        }
+    }
+"#;
+
+    fn rendered(l: &super::super::Loaded) -> (String, Vec<String>) {
+        let messages = l
+            .diagnostics
+            .items()
+            .iter()
+            .map(|d| format!("{:?}", d))
+            .collect();
+        (l.render_diagnostics(), messages)
+    }
+
+    #[test]
+    fn two_threads_report_exactly_what_one_does() {
+        let opts = LoadOptions::default();
+        let read = |pre: &mut super::super::preprocess::Preprocessor<'_>| {
+            pre.read_text(Path::new("mixed.conf"), MIXED.to_string())
+        };
+        let two = load_streaming(&opts, &read).expect("streamed");
+        let one = load_streaming_inline(&opts, &read).expect("streamed");
+        assert!(two.diagnostics.items().len() >= 6);
+        assert_eq!(rendered(&two), rendered(&one));
+        assert_eq!(
+            format!("{:?}", two.config.virtual_servers),
+            format!("{:?}", one.config.virtual_servers)
+        );
+    }
+}
