@@ -237,4 +237,38 @@ virtual_server 10.0.0.3 80 {
             format!("{:?}", one.config.virtual_servers)
         );
     }
+
+    /// Every example configuration (seeds included, with their includes):
+    /// the same diagnostics and the same model on two threads as on one.
+    #[test]
+    fn examples_load_the_same_on_two_threads() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("examples");
+        let mut files = Vec::new();
+        for dir in [root.clone(), root.join("seeds")] {
+            for entry in std::fs::read_dir(&dir).expect("examples directory") {
+                let path = entry.expect("directory entry").path();
+                if path.extension().is_some_and(|e| e == "conf") {
+                    files.push(path);
+                }
+            }
+        }
+        assert!(files.len() >= 30, "{} example configurations", files.len());
+        let opts = LoadOptions::default();
+        for path in &files {
+            let read = |pre: &mut super::super::preprocess::Preprocessor<'_>| pre.read_main(path);
+            let (Some(two), Some(one)) = (
+                load_streaming(&opts, &read),
+                load_streaming_inline(&opts, &read),
+            ) else {
+                panic!("{}: not streamed", path.display());
+            };
+            assert_eq!(rendered(&two), rendered(&one), "{}", path.display());
+            assert_eq!(
+                format!("{:?}", two.config),
+                format!("{:?}", one.config),
+                "{}",
+                path.display()
+            );
+        }
+    }
 }
