@@ -238,6 +238,87 @@ virtual_server 10.0.0.3 80 {
         );
     }
 
+    /// Lines that draw diagnostics from every stage, alone or together:
+    /// preprocessor (variables, includes, NUL, sequences), lexer, tree
+    /// (stray and unowned braces, unclosed blocks) and builder.
+    const FRAGMENTS: &[&str] = &[
+        "global_defs {\n    router_id r1\n}\n",
+        "}\n",
+        "{\n",
+        "virtual_server 10.0.0.1 80 {\n",
+        "virtual_server 10.0.0.1 80\n{\n",
+        "    lb_algo nope\n",
+        "    lb_algo rr\n",
+        "    real_server 10.0.0.2 80 {\n        weight x\n    }\n",
+        "    real_server 10.0.0.2 80 {\n        weight 1\n    }\n",
+        "    real_server 10.0.0.3 80 {\n        TCP_CHECK {\n            connect_port 0\n        }\n    }\n",
+        "    bogus \"unterminated\n",
+        "frobnicate {\n}\n",
+        "    weight $UNDEFINED\n",
+        "$DEF=10.0.0.9\n",
+        "virtual_server $DEF 80 {\n real_server 10.0.0.4 80 {\n }\n}\n",
+        "include /nonexistent/lvsd-pipeline-test-*.conf\n",
+        "line with a NUL \0 byte\n",
+        "~SEQ(i,1,3) real_server 10.0.1.$i 80 { weight 1 }\n",
+        "@nobody vrrp_instance VI_1 {\n",
+        "vrrp_instance VI_1 {\n    state MASTER\n    interface lo\n    virtual_router_id 300\n}\n",
+        "    delay_loop 6 extra\n",
+        "virtual_server_group G {\n    10.0.0.1 80\n}\n",
+        "   \\\n",
+        "\n",
+    ];
+
+    /// Random arrangements of `FRAGMENTS` load the same on two threads as
+    /// on one (a fixed-seed generator, so a failure repeats).
+    #[test]
+    fn random_fragment_configs_load_the_same_on_two_threads() {
+        let opts = LoadOptions::default();
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let mut with_diagnostics = 0;
+        for case in 0..400 {
+            let n = 1 + (next() % 30) as usize;
+            let text: String = (0..n)
+                .map(|_| FRAGMENTS[(next() % FRAGMENTS.len() as u64) as usize])
+                .collect();
+            let read = |pre: &mut super::super::preprocess::Preprocessor<'_>| {
+                pre.read_text(Path::new("random.conf"), text.clone())
+            };
+            let (two, one) = (
+                load_streaming(&opts, &read),
+                load_streaming_inline(&opts, &read),
+            );
+            match (two, one) {
+                (Some(two), Some(one)) => {
+                    if !one.diagnostics.items().is_empty() {
+                        with_diagnostics += 1;
+                    }
+                    assert_eq!(rendered(&two), rendered(&one), "case {case}:\n{text}");
+                    assert_eq!(
+                        format!("{:?}", two.config),
+                        format!("{:?}", one.config),
+                        "case {case}:\n{text}"
+                    );
+                }
+                (None, None) => {}
+                (two, one) => panic!(
+                    "case {case}: streamed on two threads {}, on one {}:\n{text}",
+                    two.is_some(),
+                    one.is_some()
+                ),
+            }
+        }
+        assert!(
+            with_diagnostics > 300,
+            "{with_diagnostics} cases with diagnostics"
+        );
+    }
+
     /// Every example configuration (seeds included, with their includes):
     /// the same diagnostics and the same model on two threads as on one.
     #[test]
