@@ -10,8 +10,8 @@
 # kernel keeps deleted destinations in a trash list that slows later adds,
 # and the 6.1 kernel keeps the services of all namespaces in one hash
 # table, so a namespace left behind could lengthen the next contender's
-# chains. A pause after each deletion lets the kernel's namespace cleanup
-# finish before the next run.
+# chains. After each deletion the next run waits until the kernel's
+# namespace cleanup is over (the CPUs idle again).
 set -e
 . scripts/lab.d/guest-lib.sh
 LVSD=${1:-${LVSD:-target/release/lvsd}}
@@ -27,9 +27,21 @@ now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 rate() { python3 -c "print(f'{42000 / ($2 - $1):.0f}')"; }
 median() { python3 -c "import sys, statistics; print(f'{statistics.median(float(x) for x in sys.argv[1:]):.2f}')" "$@"; }
-settle() { # the namespace to delete
+cpu_busy() { # "busy total" jiffies of all CPUs so far
+    awk '/^cpu / { t = 0; for (i = 2; i <= NF; i++) t += $i; print t - $5 - $6, t }' /proc/stat
+}
+settle() { # the namespace to delete; then wait (at most 20 s) until the
+    # kernel's cleanup of its table is over: half a second with the CPUs
+    # at least 90 % idle
     ip netns del "$1"
-    sleep 3
+    k=0
+    while [ "$k" -lt 40 ]; do
+        set -- $(cpu_busy)
+        sleep 0.5
+        set -- "$@" $(cpu_busy)
+        [ $(( ($3 - $1) * 10 )) -le $(( $4 - $2 )) ] && break
+        k=$((k + 1))
+    done
 }
 scripts/gen-big-config 2000 20 --no-check > /tmp/big.conf
 last_vip=$(grep '^virtual_server' /tmp/big.conf | tail -n 1 | awk '{print $2}')
