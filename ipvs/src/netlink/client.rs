@@ -3,8 +3,8 @@
 //! Changes are pipelined: many requests per send, each with its own
 //! sequence number, acknowledgements matched by sequence number, one
 //! result per operation; a large batch is encoded on a second thread
-//! while the kernel handles the previous datagram. The transport is a trait so the client can be
-//! tested against a scripted kernel.
+//! while the kernel handles the previous datagram. The transport is a
+//! trait so the client can be tested against a scripted kernel.
 
 use std::io;
 use std::sync::mpsc;
