@@ -15,7 +15,7 @@
 set -e
 . scripts/lab.d/guest-lib.sh
 LVSD=${1:-${LVSD:-target/release/lvsd}}
-ROUNDS=${BENCH_ROUNDS:-3}
+ROUNDS=${2:-3}
 # Both contenders run from the guest's RAM, as from a local disk: the
 # host root is shared over 9p without a page cache (cache=none), so every
 # exec would read the binary from the host again.
