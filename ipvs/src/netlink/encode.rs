@@ -120,19 +120,7 @@ fn service_nest(
     netmask: Netmask,
 ) {
     let n = w.begin(top::SERVICE);
-    w.u16(svc::AF, key.af().to_raw());
-    match key {
-        ServiceKey::Fwmark { mark, .. } => w.u32(svc::FWMARK, *mark),
-        ServiceKey::Addr {
-            protocol,
-            addr,
-            port,
-        } => {
-            w.u16(svc::PROTOCOL, protocol.to_raw());
-            w.attr(svc::ADDR, &addr16(addr));
-            w.u16_be(svc::PORT, *port);
-        }
-    }
+    identity_attrs(w, key);
     w.str(svc::SCHED_NAME, scheduler);
     if let Some(pe) = pe_name {
         w.str(svc::PE_NAME, pe);
@@ -156,6 +144,11 @@ fn key_nest(w: &mut Writer<'_>, key: &ServiceKey) {
 
 /// The destination nest as `convert::dest_attrs` builds it.
 fn dest_nest(w: &mut Writer<'_>, d: &Destination) {
+    dest_nest_with(w, d, true);
+}
+
+/// The destination nest, with or without the tunnel settings.
+fn dest_nest_with(w: &mut Writer<'_>, d: &Destination, tunnel: bool) {
     let n = w.begin(top::DEST);
     w.u16(
         dest::ADDR_FAMILY,
@@ -165,9 +158,11 @@ fn dest_nest(w: &mut Writer<'_>, d: &Destination) {
     w.u16_be(dest::PORT, d.port);
     w.u32(dest::FWD_METHOD, d.forward.to_raw());
     w.u32(dest::WEIGHT, d.weight);
-    w.u8(dest::TUN_TYPE, d.tunnel.kind.to_raw());
-    w.u16_be(dest::TUN_PORT, d.tunnel.port);
-    w.u16(dest::TUN_FLAGS, d.tunnel.csum.to_raw());
+    if tunnel {
+        w.u8(dest::TUN_TYPE, d.tunnel.kind.to_raw());
+        w.u16_be(dest::TUN_PORT, d.tunnel.port);
+        w.u16(dest::TUN_FLAGS, d.tunnel.csum.to_raw());
+    }
     w.u32(dest::U_THRESH, d.u_threshold);
     w.u32(dest::L_THRESH, d.l_threshold);
     w.end(n);
@@ -178,6 +173,13 @@ fn dest_nest(w: &mut Writer<'_>, d: &Destination) {
 /// flags, timeout and netmask, which the kernel parses and ignores).
 fn identity_nest(w: &mut Writer<'_>, key: &ServiceKey) {
     let n = w.begin(top::SERVICE);
+    identity_attrs(w, key);
+    w.end(n);
+}
+
+/// The attributes that name a service: family, then mark, or protocol,
+/// address and port.
+fn identity_attrs(w: &mut Writer<'_>, key: &ServiceKey) {
     w.u16(svc::AF, key.af().to_raw());
     match key {
         ServiceKey::Fwmark { mark, .. } => w.u32(svc::FWMARK, *mark),
@@ -191,28 +193,13 @@ fn identity_nest(w: &mut Writer<'_>, key: &ServiceKey) {
             w.u16_be(svc::PORT, *port);
         }
     }
-    w.end(n);
 }
 
 /// The destination nest of an add or edit: as `dest_nest`, but tunnel
 /// settings only for a tunnelling destination (the kernel takes absent
 /// ones as 0 and uses them only for tunnelling).
 fn change_dest_nest(w: &mut Writer<'_>, d: &Destination) {
-    if d.forward == ForwardMethod::Tunnel {
-        return dest_nest(w, d);
-    }
-    let n = w.begin(top::DEST);
-    w.u16(
-        dest::ADDR_FAMILY,
-        crate::model::AddressFamily::of(&d.addr).to_raw(),
-    );
-    w.attr(dest::ADDR, &addr16(&d.addr));
-    w.u16_be(dest::PORT, d.port);
-    w.u32(dest::FWD_METHOD, d.forward.to_raw());
-    w.u32(dest::WEIGHT, d.weight);
-    w.u32(dest::U_THRESH, d.u_threshold);
-    w.u32(dest::L_THRESH, d.l_threshold);
-    w.end(n);
+    dest_nest_with(w, d, d.forward == ForwardMethod::Tunnel);
 }
 
 /// Appends the request for `op` to `buf` with the given netlink flags.
