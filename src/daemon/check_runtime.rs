@@ -6,7 +6,6 @@
 //! virtual machine a futex wake-up costs more than the check itself).
 
 use std::io;
-use std::thread::JoinHandle;
 
 use tokio::runtime::Handle;
 use tokio::sync::oneshot;
@@ -16,7 +15,6 @@ use tokio::sync::oneshot;
 pub struct CheckRuntime {
     handle: Handle,
     stop: Option<oneshot::Sender<()>>,
-    thread: Option<JoinHandle<()>>,
 }
 
 impl CheckRuntime {
@@ -27,7 +25,8 @@ impl CheckRuntime {
             .build()?;
         let handle = rt.handle().clone();
         let (stop, stopped) = oneshot::channel::<()>();
-        let thread = std::thread::Builder::new()
+        // Detached: the thread ends on its own once its runtime stops.
+        std::thread::Builder::new()
             .name("lvsd-checks".into())
             .spawn(move || {
                 // Runs until told to stop or the sender is dropped.
@@ -36,7 +35,6 @@ impl CheckRuntime {
         Ok(CheckRuntime {
             handle,
             stop: Some(stop),
-            thread: Some(thread),
         })
     }
 
@@ -51,8 +49,6 @@ impl Drop for CheckRuntime {
         if let Some(s) = self.stop.take() {
             let _ = s.send(());
         }
-        // Detached: the thread ends on its own once its runtime stops.
-        drop(self.thread.take());
     }
 }
 

@@ -2,10 +2,11 @@
 //! (priority 0 sent, VIPs and forwarding kept until the new master is
 //! heard), a thread copies the kernel's IPVS connection table to the
 //! backups in the kernel sync protocol: at once, then every 5 ms (less
-//! often for a table that takes longer to copy), and once more at the end. The kernel's own sync daemon may hold a new connection
-//! for up to 2 s before sending it and drops what it holds when stopped,
-//! so without this the new master would reset connections opened in the
-//! last seconds before the switch when their next packet reaches it.
+//! often for a table that takes longer to copy), and once more at the
+//! end. The kernel's own sync daemon may hold a new connection for up to
+//! 2 s before sending it and drops what it holds when stopped, so without
+//! this the new master would reset connections opened in the last seconds
+//! before the switch when their next packet reaches it.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, SocketAddrV6};
 use std::sync::mpsc;

@@ -545,22 +545,24 @@ impl<B: IpvsBackend> Runtime<B> {
     /// which the kernel may already hold (an operator's, or a leftover):
     /// then against a fresh dump, so that they are adopted, not re-added.
     pub fn reconcile_after_reload(&mut self) -> ReconcileReport {
+        let desired = self.desired();
         let adds_services = match &self.known {
             Some(known) => {
                 let keys: HashSet<ServiceKey> =
                     known.services.iter().map(|e| e.service.key).collect();
-                self.desired()
+                desired
                     .services
                     .iter()
                     .any(|e| !keys.contains(&e.service.key))
             }
             None => true,
         };
-        if adds_services {
-            self.reconcile()
+        let kernel = if adds_services {
+            None
         } else {
-            self.reconcile_events()
-        }
+            self.known.take()
+        };
+        self.reconcile_desired(desired, kernel)
     }
 
     /// After check events: the kernel is taken to hold what the last
@@ -573,6 +575,12 @@ impl<B: IpvsBackend> Runtime<B> {
 
     fn reconcile_with(&mut self, kernel: Option<Table>) -> ReconcileReport {
         let desired = self.desired();
+        self.reconcile_desired(desired, kernel)
+    }
+
+    /// Makes the kernel hold `desired`, diffing against `kernel` (a fresh
+    /// dump when `None`).
+    fn reconcile_desired(&mut self, desired: Table, kernel: Option<Table>) -> ReconcileReport {
         let kernel = match kernel {
             Some(k) => k,
             None => match self.backend.dump() {

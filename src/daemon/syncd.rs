@@ -117,12 +117,16 @@ impl<C: SyncDaemonControl> SyncDaemonFollower<C> {
         }
     }
 
+    /// Whether the `state` daemon runs.
+    fn running(&mut self, state: SyncState) -> &mut bool {
+        match state {
+            SyncState::Master => &mut self.master,
+            SyncState::Backup => &mut self.backup,
+        }
+    }
+
     fn run(&mut self, state: SyncState, want: bool, log: &mut Vec<String>) {
-        let running = match state {
-            SyncState::Master => self.master,
-            SyncState::Backup => self.backup,
-        };
-        if running == want {
+        if *self.running(state) == want {
             return;
         }
         let name = match state {
@@ -144,10 +148,7 @@ impl<C: SyncDaemonControl> SyncDaemonFollower<C> {
         } else if let Err(e) = self.control.stop(state) {
             log.push(format!("sync daemon: cannot stop the {name} daemon: {e}"));
         }
-        match state {
-            SyncState::Master => self.master = want,
-            SyncState::Backup => self.backup = want,
-        }
+        *self.running(state) = want;
     }
 
     /// Makes the kernel run the daemons for the instance's state.
