@@ -171,73 +171,138 @@ fn tokenize_into(line: &[SrcChar], out: &mut Vec<Token>) -> Result<(), LexError>
     Ok(())
 }
 
-/// Fast path for a plain ASCII line (no continuation, parameters,
-/// conditionals or sequences): comment stripping and tokenizing in one pass,
-/// with columns taken from byte offsets.
-pub fn tokenize_ascii(
-    line: &str,
+/// What `tokenize_plain_line` made of a line.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PlainLine {
+    /// Tokens pushed (with `Eol` if the line had any); the next line
+    /// starts at byte `next`.
+    Tokens { next: usize },
+    /// A lexing error (nothing of the line pushed); the next line starts
+    /// at byte `next`.
+    Failed { next: usize, error: LexError },
+    /// Not a plain line: the preprocessor must look at it. Nothing pushed.
+    NotPlain,
+}
+
+/// Fast path for the line of `text` that starts at byte `start`, when it
+/// is plain: ASCII without NUL, `$` or backslash anywhere (comments
+/// included), and not starting with `@`, `~` or `include`. One pass finds
+/// the line's end, checks that it is plain, strips the comment and splits
+/// the tokens, with columns taken from byte offsets. A `\r` before the
+/// newline is whitespace like any other.
+pub fn tokenize_plain_line(
+    text: &str,
+    start: usize,
     file: FileId,
     line_no: u32,
     out: &mut Vec<Token>,
-) -> Result<(), LexError> {
-    let b = line.as_bytes();
-    let start_len = out.len();
+) -> PlainLine {
+    let b = text.as_bytes();
+    let base = out.len();
     let loc = |i: usize| Loc {
         file,
         line: line_no,
-        col: i as u32 + 1,
+        col: (i - start) as u32 + 1,
     };
-    let mut i = 0;
-    let mut last = 0;
-    while i < b.len() {
-        let c = b[i];
-        match c {
-            b' ' | b'\t' | b'\r' | 0x0b | 0x0c => {
-                i += 1;
-                continue;
+    let not_plain = |out: &mut Vec<Token>| {
+        out.truncate(base);
+        PlainLine::NotPlain
+    };
+    let mut i = start;
+    // After the first token's first byte is checked.
+    let mut first = true;
+    let mut last = start;
+    let mut error = None;
+    loop {
+        while i < b.len() && CLASS[b[i] as usize] == WS {
+            i += 1;
+        }
+        let Some(&c) = b.get(i) else {
+            break;
+        };
+        let class = CLASS[c as usize];
+        if first && class != NL {
+            if c == b'@' || c == b'~' || b[i..].starts_with(b"include") {
+                return not_plain(out);
             }
-            b'#' | b'!' => break,
-            b'{' => out.push(simple(TokenKind::Open, "{", loc(i))),
-            b'}' => out.push(simple(TokenKind::Close, "}", loc(i))),
-            b'"' => {
-                let start = i;
-                let Some(end) = b[i + 1..].iter().position(|&x| x == b'"') else {
-                    out.truncate(start_len);
-                    return Err(LexError {
-                        loc: loc(start),
-                        message: "unterminated quoted string (missing closing `\"`)".into(),
-                    });
+            first = false;
+        }
+        match class {
+            NL => break,
+            SPECIAL => return not_plain(out),
+            COMMENT => {
+                // The rest of the line is a comment: find its end, and
+                // still refuse what a plain line may not hold.
+                i += 1;
+                while i < b.len() && CLASS[b[i] as usize] < NL {
+                    i += 1;
+                }
+                if b.get(i).is_some_and(|&x| CLASS[x as usize] == SPECIAL) {
+                    return not_plain(out);
+                }
+                break;
+            }
+            OPEN | CLOSE => {
+                let kind = if class == OPEN {
+                    TokenKind::Open
+                } else {
+                    TokenKind::Close
                 };
-                let end = i + 1 + end;
-                out.push(Token {
-                    kind: TokenKind::Word,
-                    text: Text::from(&line[start + 1..end]),
-                    quoted: true,
-                    loc: loc(start),
-                    len: (end - start + 1) as u32,
-                });
-                i = end;
+                let text = if class == OPEN { "{" } else { "}" };
+                out.push(simple(kind, text, loc(i)));
+                i += 1;
+                last = i;
+            }
+            QUOTE => {
+                let open = i;
+                i += 1;
+                while i < b.len() && !matches!(CLASS[b[i] as usize], QUOTE | NL | SPECIAL) {
+                    i += 1;
+                }
+                match b.get(i).map(|&x| CLASS[x as usize]) {
+                    Some(QUOTE) => {
+                        out.push(Token {
+                            kind: TokenKind::Word,
+                            text: Text::from(&text[open + 1..i]),
+                            quoted: true,
+                            loc: loc(open),
+                            len: (i - open + 1) as u32,
+                        });
+                        i += 1;
+                        last = i;
+                    }
+                    Some(SPECIAL) => return not_plain(out),
+                    _ => {
+                        error = Some(LexError {
+                            loc: loc(open),
+                            message: "unterminated quoted string (missing closing `\"`)".into(),
+                        });
+                        break;
+                    }
+                }
             }
             _ => {
-                let start = i;
-                while i < b.len() && !ENDS_WORD[b[i] as usize] {
+                let word = i;
+                while i < b.len() && CLASS[b[i] as usize] == WORD {
                     i += 1;
                 }
                 out.push(Token {
                     kind: TokenKind::Word,
-                    text: Text::from(&line[start..i]),
+                    text: Text::from(&text[word..i]),
                     quoted: false,
-                    loc: loc(start),
-                    len: (i - start) as u32,
+                    loc: loc(word),
+                    len: (i - word) as u32,
                 });
                 last = i;
-                continue;
             }
         }
-        i += 1;
-        last = i;
     }
-    if out.len() > start_len {
+    let next = i + 1;
+    if let Some(error) = error {
+        out.truncate(base);
+        return PlainLine::Failed { next, error };
+    }
+    if out.len() > base {
         out.push(Token {
             kind: TokenKind::Eol,
             text: Text::default(),
@@ -246,19 +311,42 @@ pub fn tokenize_ascii(
             len: 1,
         });
     }
-    Ok(())
+    PlainLine::Tokens { next }
 }
 
-/// Bytes that end an unquoted word on the fast path: blanks, braces, a
-/// quote, and the comment characters.
-const ENDS_WORD: [bool; 256] = {
-    let mut t = [false; 256];
-    let ends = *b" \t\r\x0b\x0c{}\"#!";
-    let mut i = 0;
-    while i < ends.len() {
-        t[ends[i] as usize] = true;
+/// Byte classes of the fast path, ordered so that `< NL` means "inside a
+/// comment, go on".
+const WORD: u8 = 0;
+const WS: u8 = 1;
+const OPEN: u8 = 2;
+const CLOSE: u8 = 3;
+const QUOTE: u8 = 4;
+const COMMENT: u8 = 5;
+const NL: u8 = 6;
+/// Bytes a plain line may not hold: NUL, `$`, backslash, non-ASCII.
+const SPECIAL: u8 = 7;
+
+const CLASS: [u8; 256] = {
+    let mut t = [WORD; 256];
+    let mut i = 0x80;
+    while i < 256 {
+        t[i] = SPECIAL;
         i += 1;
     }
+    t[0] = SPECIAL;
+    t[b'$' as usize] = SPECIAL;
+    t[b'\\' as usize] = SPECIAL;
+    t[b'\n' as usize] = NL;
+    t[b' ' as usize] = WS;
+    t[b'\t' as usize] = WS;
+    t[b'\r' as usize] = WS;
+    t[0x0b] = WS;
+    t[0x0c] = WS;
+    t[b'{' as usize] = OPEN;
+    t[b'}' as usize] = CLOSE;
+    t[b'"' as usize] = QUOTE;
+    t[b'#' as usize] = COMMENT;
+    t[b'!' as usize] = COMMENT;
     t
 };
 
@@ -345,7 +433,15 @@ mod tests {
             "# only a comment",
         ] {
             let mut fast = Vec::new();
-            tokenize_ascii(line, FileId(0), 1, &mut fast).unwrap();
+            let text = format!("{line}\nnext");
+            let r = tokenize_plain_line(&text, 0, FileId(0), 1, &mut fast);
+            assert_eq!(
+                r,
+                PlainLine::Tokens {
+                    next: line.len() + 1
+                },
+                "{line}"
+            );
             let slow_line = strip_comment(&chars(line));
             let mut slow = Vec::new();
             let t = trim(&slow_line);
@@ -360,6 +456,88 @@ mod tests {
             };
             assert_eq!(key(&fast), key(&slow), "{line}");
             assert_eq!(fast.is_empty(), slow.is_empty(), "{line}");
+        }
+    }
+
+    /// The fast path against the general one (comment stripping, trimming,
+    /// tokenizing) on lines built from every byte class it tells apart:
+    /// the same tokens, columns and end of line, the same error, or the
+    /// line left to the preprocessor exactly when it is not plain.
+    #[test]
+    fn fast_path_agrees_with_the_general_path_on_random_lines() {
+        use proptest::prelude::*;
+        use proptest::test_runner::{Config, TestRunner};
+        let pieces = prop::sample::select(vec![
+            "a", "word", "10.0.0.1", " ", "\t", "\r", "\x0b", "{", "}", "\"", "#", "!", "$", "\\",
+            "@", "~", "include", "\0", "é", "x\ny",
+        ]);
+        let mut runner = TestRunner::new(Config {
+            cases: 3000,
+            ..Config::default()
+        });
+        let result = runner.run(&prop::collection::vec(pieces, 0..12), |parts| {
+            let text: String = parts.concat();
+            let line = text.split('\n').next().unwrap_or("");
+            let mut fast = Vec::new();
+            let r = tokenize_plain_line(&text, 0, FileId(3), 7, &mut fast);
+            let b = line.as_bytes();
+            let trimmed = line.trim_start_matches(|c: char| c.is_ascii_whitespace() || c == '\x0b');
+            let plain = !b
+                .iter()
+                .any(|&c| c >= 0x80 || c == b'$' || c == b'\\' || c == 0)
+                && !trimmed.starts_with('@')
+                && !trimmed.starts_with('~')
+                && !trimmed.starts_with("include");
+            if !plain {
+                prop_assert_eq!(r, PlainLine::NotPlain);
+                prop_assert!(fast.is_empty());
+                return Ok(());
+            }
+            let mut slow = Vec::new();
+            let chars: Vec<SrcChar> = line
+                .chars()
+                .enumerate()
+                .map(|(i, c)| {
+                    let loc = Loc {
+                        file: FileId(3),
+                        line: 7,
+                        col: i as u32 + 1,
+                    };
+                    (c, loc)
+                })
+                .collect();
+            let stripped = strip_comment(&chars);
+            let t = trim(&stripped);
+            let slow_result = if t.is_empty() {
+                Ok(())
+            } else {
+                tokenize(t, &mut slow)
+            };
+            let next = line.len() + 1;
+            match (r, slow_result) {
+                (PlainLine::Tokens { next: n }, Ok(())) => {
+                    prop_assert_eq!(n, next);
+                    let key = |v: &[Token]| -> Vec<(TokenKind, String, bool, u32, u32)> {
+                        v.iter()
+                            .map(|t| (t.kind, t.text.to_string(), t.quoted, t.loc.col, t.len))
+                            .collect()
+                    };
+                    prop_assert_eq!(key(&fast), key(&slow));
+                    prop_assert!(fast
+                        .iter()
+                        .all(|t| t.loc.file == FileId(3) && t.loc.line == 7));
+                }
+                (PlainLine::Failed { next: n, error }, Err(e)) => {
+                    prop_assert_eq!(n, next);
+                    prop_assert_eq!(error, e);
+                    prop_assert!(fast.is_empty());
+                }
+                (r, s) => prop_assert!(false, "fast {:?} but general {:?} for {:?}", r, s, line),
+            }
+            Ok(())
+        });
+        if let Err(e) = result {
+            panic!("{e}");
         }
     }
 

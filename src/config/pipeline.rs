@@ -13,7 +13,7 @@ use super::build::{BuildOptions, StreamBuilder};
 use super::diag::{Diagnostic, Diagnostics};
 use super::model::Config;
 use super::source::SourceMap;
-use super::tree::Node;
+use super::tree::{Node, Spares};
 
 /// Batches in flight between the threads (bounds the memory held by trees
 /// read but not yet built).
@@ -32,24 +32,28 @@ pub enum Msg {
 }
 
 /// The reader's end: batches statements, remembers how many reader
-/// diagnostics preceded each one, and frees the trees the builder is done
-/// with (on the thread that allocated them: freeing them on the builder
-/// thread would contend for the reader's allocator arena).
+/// diagnostics preceded each one, and takes back the emptied vectors of
+/// the trees the builder is done with, for the reader to fill again (the
+/// reader allocated them: freeing them on the builder thread would contend
+/// for the reader's allocator arena).
 pub struct Handoff {
     tx: SyncSender<Msg>,
-    done: Receiver<Vec<Node>>,
+    done: Receiver<Spares>,
     batch: Vec<Node>,
     /// The reader's diagnostic count when each statement was handed over.
     marks: Vec<usize>,
+    /// Emptied vectors returned by the builder, not yet taken back.
+    returned: Vec<Spares>,
 }
 
 impl Handoff {
-    pub fn new(tx: SyncSender<Msg>, done: Receiver<Vec<Node>>) -> Self {
+    pub fn new(tx: SyncSender<Msg>, done: Receiver<Spares>) -> Self {
         Handoff {
             tx,
             done,
             batch: Vec::with_capacity(BATCH),
             marks: Vec::new(),
+            returned: Vec::new(),
         }
     }
 
@@ -73,10 +77,16 @@ impl Handoff {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
             let _ = self.tx.send(Msg::Statements(batch));
         }
-        // Free what the builder has finished with.
+        // Collect what the builder has finished with.
         while let Ok(built) = self.done.try_recv() {
-            drop(built);
+            self.returned.push(built);
         }
+    }
+
+    /// The emptied vectors of the statements the builder has finished
+    /// with since the last call.
+    pub fn take_returned(&mut self) -> impl Iterator<Item = Spares> + '_ {
+        self.returned.drain(..)
     }
 
     /// Sends the last batch and closes the channel (the builder then
@@ -114,7 +124,7 @@ pub struct BuiltDiagnostics {
 
 /// The builder thread's loop: builds statements until the reader is done,
 /// then the cross-references that need everything.
-pub fn build_received(rx: Receiver<Msg>, done: Sender<Vec<Node>>, opts: &BuildOptions) -> Built {
+pub fn build_received(rx: Receiver<Msg>, done: Sender<Spares>, opts: &BuildOptions) -> Built {
     let mut diags = Diagnostics::default();
     let mut sources = SourceMap::default();
     let mut sb = StreamBuilder::default();
@@ -129,9 +139,11 @@ pub fn build_received(rx: Receiver<Msg>, done: Sender<Vec<Node>>, opts: &BuildOp
                     marks.push(diags.items().len());
                     sb.add(node, &sources, opts, &mut diags);
                 }
-                // The reader frees them (it stops listening only if it
-                // panicked).
-                let _ = done.send(batch);
+                // The reader fills the emptied vectors again (it stops
+                // listening only if it panicked).
+                let mut spares = Spares::default();
+                spares.take_tree(batch);
+                let _ = done.send(spares);
             }
         }
     }

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use super::build::{BuildOptions, StreamBuilder};
 use super::diag::{Class, Diagnostic, Diagnostics, Severity};
 use super::glob;
-use super::lexer::{self, SrcChar, Token, TokenKind};
+use super::lexer::{self, PlainLine, SrcChar, Token, TokenKind};
 use super::model::Config;
 use super::pipeline::Handoff;
 use super::source::{FileId, Loc, SourceMap};
@@ -243,6 +243,9 @@ impl<'a> Preprocessor<'a> {
             for node in self.tree.take_completed() {
                 h.statement(node, self.diags.items().len());
             }
+            for spares in h.take_returned() {
+                self.tree.reuse(spares);
+            }
         }
     }
 
@@ -275,13 +278,31 @@ impl<'a> Preprocessor<'a> {
         let text = self.sources.take_text(file);
         let mut pending: Vec<SrcChar> = Vec::new();
         let mut multi_def: Option<(String, Vec<Vec<SrcChar>>)> = None;
-        for (idx, raw) in text.split('\n').enumerate() {
-            let line_no = idx as u32 + 1;
+        let mut pos = 0;
+        let mut line_no: u32 = 0;
+        while pos <= text.len() {
+            line_no += 1;
+            if multi_def.is_none() && pending.is_empty() {
+                match lexer::tokenize_plain_line(&text, pos, file, line_no, &mut self.tokens) {
+                    PlainLine::Tokens { next } => {
+                        self.flush();
+                        pos = next;
+                        continue;
+                    }
+                    PlainLine::Failed { next, error } => {
+                        self.diags.error(error.loc, 1, error.message);
+                        self.flush();
+                        pos = next;
+                        continue;
+                    }
+                    PlainLine::NotPlain => {}
+                }
+            }
+            let end = text[pos..].find('\n').map_or(text.len(), |k| pos + k);
+            let raw = &text[pos..end];
+            pos = end + 1;
             let raw = raw.strip_suffix('\r').unwrap_or(raw);
-            // A plain line has no NUL (`plain_line` looks at every byte), so
-            // only other lines need the NUL scan.
-            let plain = multi_def.is_none() && pending.is_empty() && plain_line(raw);
-            if !plain && raw.contains('\0') {
+            if raw.contains('\0') {
                 self.diags.error(
                     Loc {
                         file,
@@ -291,13 +312,6 @@ impl<'a> Preprocessor<'a> {
                     1,
                     "line contains a NUL byte",
                 );
-                continue;
-            }
-            if plain {
-                if let Err(e) = lexer::tokenize_ascii(raw, file, line_no, &mut self.tokens) {
-                    self.diags.error(e.loc, 1, e.message);
-                }
-                self.flush();
                 continue;
             }
             let chars: Vec<SrcChar> = raw
@@ -920,26 +934,6 @@ impl<'a> Preprocessor<'a> {
             help: None,
         });
     }
-}
-
-/// A line the fast path can take: ASCII without NUL, and nothing the preprocessor must
-/// look at (parameters, continuation, conditionals, sequences, includes).
-fn plain_line(raw: &str) -> bool {
-    let b = raw.as_bytes();
-    // One pass over the bytes: non-ASCII, `$`, a backslash and NUL need the
-    // general path. No early exit: the branch-free reduction is vectorised.
-    let special = b.iter().fold(false, |acc, &c| {
-        acc | (c >= 0x80) | (c == b'$') | (c == b'\\') | (c == 0)
-    });
-    if special {
-        return false;
-    }
-    let start = b
-        .iter()
-        .position(|c| !c.is_ascii_whitespace() && *c != 0x0b)
-        .unwrap_or(b.len());
-    let t = &b[start..];
-    !(t.starts_with(b"@") || t.starts_with(b"~") || t.starts_with(b"include"))
 }
 
 fn push_char(out: &mut [Vec<SrcChar>], c: SrcChar) {

@@ -53,17 +53,65 @@ struct Level {
 /// opened it).
 ///
 /// The statements of every open level share one stack (`nodes`); a block's
-/// statements are moved out in one exactly sized vector when it closes, so
-/// a block costs one allocation however many statements it has.
+/// statements are moved out in one vector when it closes, so a block costs
+/// at most one allocation however many statements it has. Trees handed
+/// back with `recycle` (a streaming reader's statements once built) give
+/// their emptied vectors to the next statements, so a long file is read
+/// with few allocations at all.
 pub struct TreeBuilder {
     levels: Vec<Level>,
     nodes: Vec<Node>,
     current: Option<Node>,
-    /// Arguments of `current`, moved into it (exactly sized) when it ends.
+    /// Arguments of `current`, moved into it when it ends.
     args: Vec<Token>,
     /// A statement that just ended at end of line may still take a `{` that
     /// stands on the next line.
     can_attach: bool,
+    /// Emptied vectors of recycled trees.
+    spares: Spares,
+}
+
+/// Emptied argument and block vectors of trees that are no longer needed,
+/// for new statements to fill instead of allocating.
+#[derive(Default)]
+pub struct Spares {
+    args: Vec<Vec<Token>>,
+    blocks: Vec<Vec<Node>>,
+}
+
+/// Most emptied vectors of each kind kept for reuse (bounds what a huge
+/// recycled tree can leave behind).
+const SPARE_MAX: usize = 1 << 16;
+
+impl Spares {
+    /// Empties `nodes` and everything below them into reusable vectors.
+    pub fn take_tree(&mut self, mut nodes: Vec<Node>) {
+        for node in nodes.drain(..) {
+            let Node {
+                mut args, block, ..
+            } = node;
+            if args.capacity() > 0 && self.args.len() < SPARE_MAX {
+                args.clear();
+                self.args.push(args);
+            }
+            if let Some(block) = block {
+                self.take_tree(block.children);
+            }
+        }
+        if nodes.capacity() > 0 && self.blocks.len() < SPARE_MAX {
+            self.blocks.push(nodes);
+        }
+    }
+
+    /// Moves `other`'s vectors into this collection.
+    pub fn absorb(&mut self, mut other: Spares) {
+        let room = SPARE_MAX.saturating_sub(self.args.len());
+        other.args.truncate(room);
+        self.args.append(&mut other.args);
+        let room = SPARE_MAX.saturating_sub(self.blocks.len());
+        other.blocks.truncate(room);
+        self.blocks.append(&mut other.blocks);
+    }
 }
 
 impl Default for TreeBuilder {
@@ -77,6 +125,7 @@ impl Default for TreeBuilder {
             current: None,
             args: Vec::new(),
             can_attach: false,
+            spares: Spares::default(),
         }
     }
 }
@@ -168,9 +217,14 @@ impl TreeBuilder {
     fn take_current(&mut self) -> Option<Node> {
         let mut node = self.current.take()?;
         if !self.args.is_empty() {
-            // An exactly sized copy; `args` keeps its buffer for the next
-            // statement.
-            node.args = take_from(&mut self.args, 0);
+            // `args` keeps its buffer for the next statement.
+            node.args = match self.spares.args.pop() {
+                Some(mut v) => {
+                    v.append(&mut self.args);
+                    v
+                }
+                None => take_from(&mut self.args, 0),
+            };
         }
         Some(node)
     }
@@ -178,11 +232,24 @@ impl TreeBuilder {
     /// Ends a level: its statements become its owner's block (a stray
     /// `{`'s contents are dropped).
     fn close_level(&mut self, level: Level) {
-        let children = take_from(&mut self.nodes, level.start);
+        let start = level.start.min(self.nodes.len());
+        let children = match self.spares.blocks.pop() {
+            Some(mut v) => {
+                v.extend(self.nodes.drain(start..));
+                v
+            }
+            None => take_from(&mut self.nodes, start),
+        };
         if let Some((mut node, open)) = level.owner {
             node.block = Some(Block { open, children });
             self.nodes.push(node);
         }
+    }
+
+    /// Takes back the emptied vectors of statements that are no longer
+    /// needed, for the statements still to come.
+    pub fn reuse(&mut self, spares: Spares) {
+        self.spares.absorb(spares);
     }
 
     pub fn finish(mut self, diags: &mut Diagnostics) -> Vec<Node> {
