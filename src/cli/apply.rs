@@ -2,12 +2,13 @@
 //! once (the daemon's first reconcile), touching only the services lvsd
 //! owns, and record ownership for the next run.
 
+use std::collections::HashSet;
 use std::path::Path;
 use std::time::Instant;
 
 use lvsd_ipvs::error::IpvsError;
 use lvsd_ipvs::netlink::client::IpvsClient;
-use lvsd_ipvs::{owned, reconcile, Table};
+use lvsd_ipvs::{owned, reconcile, ServiceKey, Table};
 
 use crate::director::startup;
 
@@ -76,14 +77,48 @@ pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
     let ops = reconcile::plan(&desired, &kernel, &own);
     let t_diff = Instant::now();
     let n_ops = ops.len();
-    let report = reconcile::apply(&mut client, ops, reconcile::ApplyOptions::default());
+    // The record is written while the kernel works: what lvsd will own if
+    // every operation succeeds (the desired services), plus what it owned
+    // before, in case a deletion fails. Written before the apply ends, it
+    // also covers a crash part way through. If the outcome owns less, the
+    // exact record replaces it afterwards.
+    let planned: HashSet<ServiceKey> = desired
+        .services
+        .iter()
+        .map(|e| e.service.key)
+        .chain(own.iter().copied())
+        .collect();
+    let (report, planned_saved, t3) = std::thread::scope(|scope| {
+        let saver = std::thread::Builder::new()
+            .name("owned-record".into())
+            .spawn_scoped(scope, || owned::save(owned_path, &planned));
+        let report = reconcile::apply(&mut client, ops, reconcile::ApplyOptions::default());
+        let t3 = Instant::now();
+        let saved = match saver {
+            Ok(handle) => handle.join().unwrap_or_else(|_| {
+                Err(owned::OwnedError::Write {
+                    path: owned_path.to_path_buf(),
+                    source: std::io::Error::other("the thread writing the record failed"),
+                })
+            }),
+            // No thread to be had: write it now.
+            Err(_) => owned::save(owned_path, &planned),
+        };
+        (report, saved, t3)
+    });
     own = reconcile::owned_after_apply(
         desired.services.iter().map(|e| e.service.key),
         &own,
         &report,
     );
-    let t3 = Instant::now();
-    if let Err(e) = owned::save(owned_path, &own) {
+    let saved = planned_saved.and_then(|()| {
+        if own == planned {
+            Ok(())
+        } else {
+            owned::save(owned_path, &own)
+        }
+    });
+    if let Err(e) = saved {
         eprintln!("lvsd: {e}");
         return exit::RUNTIME;
     }
@@ -99,7 +134,8 @@ pub fn run(common: &Common, a: &ApplyArgs) -> i32 {
             "lvsd: timing: config {:.0} ms (read and parse {:.0}, desired table {:.0}, \
              owned record {:.0}); in parallel: socket {:.0} ms, kernel dump {:.0} ms \
              ({entries} entries); after both {:.0} ms: diff {:.0} ms, apply {:.0} ms \
-             for {n_ops} operations, owned record saved {:.0} ms",
+             for {n_ops} operations (owned record written meanwhile), then {:.0} ms \
+             to finish the record",
             ms(t0, t1),
             ms(t0, t_parsed),
             ms(t_parsed, t_desired),

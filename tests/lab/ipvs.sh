@@ -47,6 +47,33 @@ got=$(d ipvsadm -Sn)
 assert_eq "$want
 -A -t 192.168.99.1:25 -s lc" "$(printf '%s\n' "$got" | grep -v '^$')" "drift repaired, foreign service kept"
 
+# Ownership across applies: the record names what lvsd applied; a service
+# dropped from the configuration is deleted by the next apply (and leaves
+# the record), an operator's own service stays, and a service the kernel
+# refuses is not recorded.
+netns_add own
+o() { ip netns exec own "$@"; }
+vs() { # address, real server, scheduler
+    printf 'virtual_server %s 80 {\n    lb_algo %s\n    lb_kind NAT\n    protocol TCP\n    real_server %s 80 {\n    }\n}\n' "$1" "$3" "$2"
+}
+{ vs 10.6.0.1 10.6.1.1 rr; vs 10.6.0.2 10.6.1.2 rr; } > /tmp/own1.conf
+o $LVSD apply -f /tmp/own1.conf --owned-file /tmp/owned-own 2>/tmp/apply.err || { cat /tmp/apply.err; fail "ownership: first apply"; }
+assert_eq "TCP 10.6.0.1:80
+TCP 10.6.0.2:80" "$(grep -v '^#' /tmp/owned-own)" "ownership: record after the first apply"
+o ipvsadm -A -t 10.6.0.9:80 -s lc
+vs 10.6.0.1 10.6.1.1 rr > /tmp/own2.conf
+o $LVSD apply -f /tmp/own2.conf --owned-file /tmp/owned-own 2>/tmp/apply.err || { cat /tmp/apply.err; fail "ownership: second apply"; }
+assert_eq "TCP 10.6.0.1:80
+TCP 10.6.0.9:80" "$(o ipvsadm -Ln | sed -n 's/^TCP  \([0-9.:]*\) .*/TCP \1/p' | sort)" "ownership: dropped service deleted, foreign kept"
+assert_eq "TCP 10.6.0.1:80" "$(grep -v '^#' /tmp/owned-own)" "ownership: record after dropping a service"
+{ vs 10.6.0.1 10.6.1.1 rr; vs 10.6.0.3 10.6.1.3 twos; } > /tmp/own3.conf
+if o $LVSD apply -f /tmp/own3.conf --owned-file /tmp/owned-own 2>/tmp/apply.err; then
+    fail "ownership: the twos service should fail"
+fi
+assert_eq "TCP 10.6.0.1:80" "$(grep -v '^#' /tmp/owned-own)" "ownership: a refused service is not recorded"
+ip netns del own
+echo "ownership: record follows applies (dropped, foreign, refused)"
+
 # Missing scheduler module.
 cat > /tmp/twos.conf <<'CONF'
 virtual_server 10.5.0.1 80 {
