@@ -242,3 +242,47 @@ fn strict_mode_rules() {
         .expect("B");
     assert!(b.preempt_delay.is_zero());
 }
+
+/// Duplicate real servers are found the same way in a small virtual
+/// server (scanned) and a large one (hashed): each duplicate reported
+/// once, naming where the first was defined.
+#[test]
+fn duplicate_real_servers_in_small_and_large_virtual_servers() {
+    for count in [3usize, 64, 65, 300] {
+        let mut body = String::new();
+        for i in 0..count {
+            body.push_str(&format!(
+                "  real_server 10.0.{}.{} 80 {{\n  }}\n",
+                i / 200,
+                i % 200
+            ));
+        }
+        // Line 5 holds the first real server; each takes two lines.
+        body.push_str("  real_server 10.0.0.1 80 {\n  }\n");
+        body.push_str(&format!(
+            "  real_server 10.0.{}.{} 80 {{\n  }}\n}}\n",
+            (count - 1) / 200,
+            (count - 1) % 200
+        ));
+        let l = load(&format!("{VS_HEAD}{body}"));
+        let dup_line = 5 + 2 * count;
+        assert_eq!(
+            heads(&l),
+            [
+                format!(
+                    "t.conf:{dup_line}:3: error: duplicate real_server 10.0.0.1:80 (first defined at t.conf:7:3)"
+                ),
+                format!(
+                    "t.conf:{}:3: error: duplicate real_server 10.0.{}.{}:80 (first defined at t.conf:{}:3)",
+                    dup_line + 2,
+                    (count - 1) / 200,
+                    (count - 1) % 200,
+                    5 + 2 * (count - 1)
+                ),
+            ],
+            "{count} real servers"
+        );
+        let vs = &l.config.virtual_servers[0];
+        assert_eq!(vs.real_servers.len(), count, "{count} real servers");
+    }
+}

@@ -92,6 +92,10 @@ pub const RS_KEYWORDS: &[&str] = &[
     "BFD_CHECK",
 ];
 
+/// Up to this many real servers in a virtual server, duplicates are found
+/// by scanning the ones already defined.
+const SCAN_DUPLICATES_UP_TO: usize = 64;
+
 pub fn vs_group(b: &mut Builder<'_>, node: &Node) -> Option<VirtualServerGroup> {
     let name = b.first_arg_block(node)?;
     let children = node.children();
@@ -745,12 +749,26 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         .take()
         .unwrap_or_else(|| Sourced::new(1, &"default"));
     let rs_count = rs_nodes.len();
-    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::with_capacity(rs_count);
+    // Duplicates: a scan of those defined so far for a typical virtual
+    // server (cheaper than hashing each), a map for a large one.
+    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::new();
+    let use_map = rs_count > SCAN_DUPLICATES_UP_TO;
+    if use_map {
+        seen.reserve(rs_count);
+    }
     vs.real_servers.reserve_exact(rs_count);
     for rn in rs_nodes {
         if let Some(rs) = real_server(b, rn, &vs, &weight, &inherit, cfg) {
             let key = (rs.addr, rs.port.value);
-            if let Some(first) = seen.get(&key) {
+            let first = if use_map {
+                seen.get(&key).copied()
+            } else {
+                vs.real_servers
+                    .iter()
+                    .find(|r| r.addr == key.0 && r.port.value == key.1)
+                    .map(|r| r.at)
+            };
+            if let Some(first) = first {
                 let msg = format!(
                     "duplicate real_server {} (first defined at {})",
                     lvsd_ipvs::SocketText(key.0, key.1),
@@ -759,7 +777,9 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
                 b.error(&rn.name, msg);
                 continue;
             }
-            seen.insert(key, rs.at);
+            if use_map {
+                seen.insert(key, rs.at);
+            }
             vs.real_servers.push(rs);
         }
     }
