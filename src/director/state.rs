@@ -210,13 +210,22 @@ impl Director {
         let mut seen: HashMap<ServiceKey, ()> = HashMap::new();
         for (vs_cfg, st) in cfg.virtual_servers.iter().zip(&self.virtual_servers) {
             let dests = destinations(vs_cfg, st);
-            for key in services::service_keys(vs_cfg, cfg) {
-                if seen.insert(key, ()).is_some() {
-                    continue;
-                }
+            let keys: Vec<ServiceKey> = services::service_keys(vs_cfg, cfg)
+                .into_iter()
+                .filter(|&key| seen.insert(key, ()).is_none())
+                .collect();
+            // Each service gets the destinations; the last takes them
+            // without a copy.
+            let mut dests = Some(dests);
+            for (i, &key) in keys.iter().enumerate() {
+                let destinations = if i + 1 == keys.len() {
+                    dests.take().unwrap_or_default()
+                } else {
+                    dests.clone().unwrap_or_default()
+                };
                 table.services.push(ServiceEntry {
                     service: services::service(vs_cfg, key),
-                    destinations: dests.clone(),
+                    destinations,
                 });
             }
         }
@@ -277,7 +286,8 @@ fn update_quorum(
 /// The destinations of one virtual server in its current state.
 pub fn destinations(vs: &VirtualServer, st: &VirtualServerState) -> Vec<Destination> {
     let sorry_active = !st.quorum_up && vs.sorry_server.is_some();
-    let mut dests = Vec::new();
+    let mut dests =
+        Vec::with_capacity(vs.real_servers.len() + usize::from(vs.sorry_server.is_some()));
     for (i, (rs, r)) in vs.real_servers.iter().zip(&st.real_servers).enumerate() {
         let inhibit = rs.inhibit_on_failure.value;
         let weight = match r.admin {

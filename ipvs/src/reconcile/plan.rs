@@ -67,9 +67,17 @@ struct Phases {
 
 impl Phases {
     fn into_ops(self) -> Vec<Operation> {
-        let mut ops = self.dest_dels;
-        ops.extend(self.service_dels);
-        ops.extend(self.service_adds);
+        // Without deletions (a first start, a reload that only adds), the
+        // new services' operations, usually most of the plan, are kept in
+        // place rather than copied behind empty phases.
+        let mut ops = if self.dest_dels.is_empty() && self.service_dels.is_empty() {
+            self.service_adds
+        } else {
+            let mut ops = self.dest_dels;
+            ops.extend(self.service_dels);
+            ops.extend(self.service_adds);
+            ops
+        };
         ops.extend(self.edits);
         ops.extend(self.dest_adds);
         ops

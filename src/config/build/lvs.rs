@@ -443,7 +443,7 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
         ops_node: None,
         ha_suspend_node: None,
     };
-    let mut rs_nodes = Vec::new();
+    let mut rs_nodes = Vec::with_capacity(node.children().len());
     for c in children {
         let set = b.set_at(c);
         match c.name.text.as_str() {
