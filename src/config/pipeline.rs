@@ -278,6 +278,11 @@ virtual_server 10.0.0.3 80 {
         "virtual_server_group G {\n    10.0.0.1 80\n}\n",
         "   \\\n",
         "\n",
+        // A block closed and a stray one opened on one line; a parameter
+        // whose two lines do the same in one expansion.
+        "} {\n",
+        "$ML=} \\\n{\n",
+        "$ML\n",
     ];
 
     /// Random arrangements of `FRAGMENTS` load the same on two threads as
