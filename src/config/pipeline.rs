@@ -42,8 +42,6 @@ pub struct Handoff {
     batch: Vec<Node>,
     /// The reader's diagnostic count when each statement was handed over.
     marks: Vec<usize>,
-    /// Emptied vectors returned by the builder, not yet taken back.
-    returned: Vec<Spares>,
 }
 
 impl Handoff {
@@ -53,7 +51,6 @@ impl Handoff {
             done,
             batch: Vec::with_capacity(BATCH),
             marks: Vec::new(),
-            returned: Vec::new(),
         }
     }
 
@@ -77,16 +74,12 @@ impl Handoff {
             let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
             let _ = self.tx.send(Msg::Statements(batch));
         }
-        // Collect what the builder has finished with.
-        while let Ok(built) = self.done.try_recv() {
-            self.returned.push(built);
-        }
     }
 
     /// The emptied vectors of the statements the builder has finished
     /// with since the last call.
     pub fn take_returned(&mut self) -> impl Iterator<Item = Spares> + '_ {
-        self.returned.drain(..)
+        self.done.try_iter()
     }
 
     /// Sends the last batch and closes the channel (the builder then

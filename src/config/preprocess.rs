@@ -283,19 +283,19 @@ impl<'a> Preprocessor<'a> {
         while pos <= text.len() {
             line_no += 1;
             if multi_def.is_none() && pending.is_empty() {
-                match lexer::tokenize_plain_line(&text, pos, file, line_no, &mut self.tokens) {
-                    PlainLine::Tokens { next } => {
-                        self.flush();
-                        pos = next;
-                        continue;
-                    }
-                    PlainLine::Failed { next, error } => {
-                        self.diags.error(error.loc, 1, error.message);
-                        self.flush();
-                        pos = next;
-                        continue;
-                    }
-                    PlainLine::NotPlain => {}
+                let next =
+                    match lexer::tokenize_plain_line(&text, pos, file, line_no, &mut self.tokens) {
+                        PlainLine::Tokens { next } => Some(next),
+                        PlainLine::Failed { next, error } => {
+                            self.diags.error(error.loc, 1, error.message);
+                            Some(next)
+                        }
+                        PlainLine::NotPlain => None,
+                    };
+                if let Some(next) = next {
+                    self.flush();
+                    pos = next;
+                    continue;
                 }
             }
             let end = text[pos..].find('\n').map_or(text.len(), |k| pos + k);

@@ -208,14 +208,15 @@ impl TreeBuilder {
         }
         self.reading = false;
         if !self.args.is_empty() {
+            // A spare vector, or a new one of exactly the right size;
             // `args` keeps its buffer for the next statement.
-            let args = match self.spares.args.pop() {
-                Some(mut v) => {
-                    v.append(&mut self.args);
-                    v
-                }
-                None => take_from(&mut self.args, 0),
-            };
+            let needed = self.args.len();
+            let mut args = self
+                .spares
+                .args
+                .pop()
+                .unwrap_or_else(|| Vec::with_capacity(needed));
+            args.append(&mut self.args);
             if let Some(node) = self.nodes.last_mut() {
                 node.args = args;
             }
@@ -231,13 +232,14 @@ impl TreeBuilder {
             self.nodes.truncate(start);
             return;
         };
-        let children = match self.spares.blocks.pop() {
-            Some(mut v) => {
-                v.extend(self.nodes.drain(start..));
-                v
-            }
-            None => take_from(&mut self.nodes, start),
-        };
+        // A spare vector, or a new one of exactly the right size.
+        let needed = self.nodes.len() - start;
+        let mut children = self
+            .spares
+            .blocks
+            .pop()
+            .unwrap_or_else(|| Vec::with_capacity(needed));
+        children.extend(self.nodes.drain(start..));
         if let Some(owner) = start.checked_sub(1).and_then(|i| self.nodes.get_mut(i)) {
             owner.block = Some(Block { open, children });
         }
@@ -278,20 +280,6 @@ pub fn build(tokens: Vec<Token>, diags: &mut Diagnostics) -> Vec<Node> {
         t.feed(tok, diags);
     }
     t.finish(diags)
-}
-
-/// Moves `v[start..]` out into an exactly sized vector; `v` keeps its
-/// buffer (unlike `split_off(0)`, which hands the buffer over).
-fn take_from<T>(v: &mut Vec<T>, start: usize) -> Vec<T> {
-    if start == 0 {
-        // `append` moves the elements with one copy and leaves `v` empty.
-        let mut out = Vec::with_capacity(v.len());
-        out.append(v);
-        out
-    } else {
-        // Copies the tail into a vector of exactly its length.
-        v.split_off(start.min(v.len()))
-    }
 }
 
 #[cfg(test)]
@@ -418,13 +406,13 @@ mod tests {
             if !self.args.is_empty() {
                 // An exactly sized copy; `args` keeps its buffer for the next
                 // statement.
-                node.args = take_from(&mut self.args, 0);
+                node.args = std::mem::take(&mut self.args);
             }
             Some(node)
         }
 
         fn close_level(&mut self, level: Level) {
-            let children = take_from(&mut self.nodes, level.start);
+            let children = self.nodes.split_off(level.start.min(self.nodes.len()));
             if let Some((mut node, open)) = level.owner {
                 node.block = Some(Block { open, children });
                 self.nodes.push(node);

@@ -209,19 +209,18 @@ impl Director {
         let mut table = Table::default();
         let mut seen: HashMap<ServiceKey, ()> = HashMap::new();
         for (vs_cfg, st) in cfg.virtual_servers.iter().zip(&self.virtual_servers) {
-            let dests = destinations(vs_cfg, st);
+            let mut dests = destinations(vs_cfg, st);
             let keys: Vec<ServiceKey> = services::service_keys(vs_cfg, cfg)
                 .into_iter()
                 .filter(|&key| seen.insert(key, ()).is_none())
                 .collect();
             // Each service gets the destinations; the last takes them
             // without a copy.
-            let mut dests = Some(dests);
             for (i, &key) in keys.iter().enumerate() {
                 let destinations = if i + 1 == keys.len() {
-                    dests.take().unwrap_or_default()
+                    std::mem::take(&mut dests)
                 } else {
-                    dests.clone().unwrap_or_default()
+                    dests.clone()
                 };
                 table.services.push(ServiceEntry {
                     service: services::service(vs_cfg, key),

@@ -607,7 +607,6 @@ impl<T: Transport> IpvsClient<T> {
     }
 }
 
-/// The request for one operation.
 /// Encodes requests from `ops[start..]` into `buf` (at most `limit`, and
 /// no more once the datagram reaches `BATCH_BYTES`), `ops[i]` with sequence
 /// number `first + i`; only the last asks for an ACK. Returns how many.
@@ -640,6 +639,7 @@ fn encode_batch(
     n
 }
 
+/// The request for one operation.
 pub fn op_message(op: &Operation) -> IpvsMessage {
     match op {
         Operation::AddService(s) => IpvsMessage::new(cmd::NEW_SERVICE, vec![service_attrs(s)]),

@@ -142,13 +142,11 @@ fn key_nest(w: &mut Writer<'_>, key: &ServiceKey) {
     service_nest(w, key, "wlc", None, 0, 0, Netmask::full(key.af()));
 }
 
-/// The destination nest as `convert::dest_attrs` builds it.
-fn dest_nest(w: &mut Writer<'_>, d: &Destination) {
-    dest_nest_with(w, d, true);
-}
-
-/// The destination nest, with or without the tunnel settings.
-fn dest_nest_with(w: &mut Writer<'_>, d: &Destination, tunnel: bool) {
+/// The destination nest as `convert::dest_attrs` builds it, with the
+/// tunnel settings only when `tunnel` (a destination add or edit leaves
+/// them out unless it tunnels: the kernel takes absent ones as 0 and uses
+/// them only for tunnelling).
+fn dest_nest(w: &mut Writer<'_>, d: &Destination, tunnel: bool) {
     let n = w.begin(top::DEST);
     w.u16(
         dest::ADDR_FAMILY,
@@ -195,13 +193,6 @@ fn identity_attrs(w: &mut Writer<'_>, key: &ServiceKey) {
     }
 }
 
-/// The destination nest of an add or edit: as `dest_nest`, but tunnel
-/// settings only for a tunnelling destination (the kernel takes absent
-/// ones as 0 and uses them only for tunnelling).
-fn change_dest_nest(w: &mut Writer<'_>, d: &Destination) {
-    dest_nest_with(w, d, d.forward == ForwardMethod::Tunnel);
-}
-
 /// Appends the request for `op` to `buf` with the given netlink flags.
 pub fn encode_op(buf: &mut Vec<u8>, family_id: u16, seq: u32, flags: u16, op: &Operation) {
     let mut w = Writer::new(buf);
@@ -227,11 +218,11 @@ pub fn encode_op(buf: &mut Vec<u8>, family_id: u16, seq: u32, flags: u16, op: &O
         Operation::DelService(k) => key_nest(&mut w, k),
         Operation::AddDest(k, d) | Operation::EditDest(k, d) => {
             identity_nest(&mut w, k);
-            change_dest_nest(&mut w, d);
+            dest_nest(&mut w, d, d.forward == ForwardMethod::Tunnel);
         }
         Operation::DelDest(k, dk) => {
             key_nest(&mut w, k);
-            dest_nest(&mut w, &Destination::new(dk.addr, dk.port));
+            dest_nest(&mut w, &Destination::new(dk.addr, dk.port), true);
         }
     }
     w.end_message(m);

@@ -751,22 +751,19 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
     let rs_count = rs_nodes.len();
     // Duplicates: a scan of those defined so far for a typical virtual
     // server (cheaper than hashing each), a map for a large one.
-    let mut seen: HashMap<(IpAddr, u16), Pos> = HashMap::new();
-    let use_map = rs_count > SCAN_DUPLICATES_UP_TO;
-    if use_map {
-        seen.reserve(rs_count);
-    }
+    let mut seen: Option<HashMap<(IpAddr, u16), Pos>> =
+        (rs_count > SCAN_DUPLICATES_UP_TO).then(|| HashMap::with_capacity(rs_count));
     vs.real_servers.reserve_exact(rs_count);
     for rn in rs_nodes {
         if let Some(rs) = real_server(b, rn, &vs, &weight, &inherit, cfg) {
             let key = (rs.addr, rs.port.value);
-            let first = if use_map {
-                seen.get(&key).copied()
-            } else {
-                vs.real_servers
+            let first = match &seen {
+                Some(map) => map.get(&key).copied(),
+                None => vs
+                    .real_servers
                     .iter()
                     .find(|r| r.addr == key.0 && r.port.value == key.1)
-                    .map(|r| r.at)
+                    .map(|r| r.at),
             };
             if let Some(first) = first {
                 let msg = format!(
@@ -777,8 +774,8 @@ pub fn virtual_server(b: &mut Builder<'_>, node: &Node, cfg: &Config) -> Option<
                 b.error(&rn.name, msg);
                 continue;
             }
-            if use_map {
-                seen.insert(key, rs.at);
+            if let Some(map) = seen.as_mut() {
+                map.insert(key, rs.at);
             }
             vs.real_servers.push(rs);
         }
